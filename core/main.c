@@ -1,0 +1,5 @@
+/* main: placeholder until the wiring lands. */
+int main(void)
+{
+	return 0;
+}

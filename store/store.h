@@ -1,0 +1,172 @@
+/* store: the only door to persistent state. Allocations and their indexes in
+ * LMDB, written by one writer thread with group commit, read from any thread.
+ *
+ * Writes are jobs of steps. A job's steps run in order on the writer thread,
+ * each in its own nested transaction: a step that returns non-zero is rolled
+ * back alone. Every job queued when the writer wakes joins one batch, and the
+ * batch commits with one sync; only then is each job completed. So a caller of
+ * store_write() learns its result after the data is on disk.
+ *
+ * Kept narrow (records and index queries, no LMDB types) so another backend
+ * can implement it without touching core/ or api/. */
+#ifndef PB_STORE_H
+#define PB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_NUM_LEN    17  /* "+" and up to 15 digits, NUL */
+#define STORE_MAX_NUMS   10  /* numbers, and VNs, per side */
+#define STORE_PIN_MAX    9   /* digits */
+#define STORE_TENANT_MAX 64  /* bytes of a tenant id */
+#define STORE_TXNID_MAX  128 /* bytes of a transaction_id */
+#define STORE_ID_LEN     16  /* greenpin_id: a UUID's 16 bytes */
+
+enum store_state { STORE_ACTIVE = 0, STORE_VAULT = 1 };
+enum store_usage { STORE_TWOWAY = 0, STORE_ONEWAY = 1 };
+enum store_side_ix { STORE_A = 0, STORE_B = 1 };
+
+struct store_side {
+	uint8_t nnumbers;
+	uint8_t nvns;
+	char numbers[STORE_MAX_NUMS][STORE_NUM_LEN]; /* E.164 */
+	char vns[STORE_MAX_NUMS][STORE_NUM_LEN];     /* E.164 */
+	char pin[STORE_PIN_MAX + 1];                 /* "" = this side has no PIN */
+	bool open;    /* callers keying the PIN may join (DESIGN §3 R2) */
+	bool follows; /* VNs were taken from the other side and follow it */
+};
+
+struct store_alloc {
+	uint8_t id[STORE_ID_LEN];
+	char tenant[STORE_TENANT_MAX + 1];
+	char txn_id[STORE_TXNID_MAX + 1];
+	struct store_side side[2]; /* STORE_A, STORE_B */
+	uint8_t usage;             /* enum store_usage */
+	uint8_t state;             /* enum store_state */
+	int64_t created_ms;        /* Unix ms */
+	int64_t dealloc_ms;        /* active: when it expires; vault: when it was deallocated */
+	int64_t purge_ms;          /* vault: retention ends, the record is removed */
+	int64_t cooling_until_ms;  /* vault: its PINs stay taken until then; 0 = released */
+};
+
+struct store;     /* the environment and its writer thread */
+struct store_txn; /* a read transaction, or a write step's nested transaction */
+
+struct store_opts {
+	const char *dir;      /* created if missing */
+	uint64_t map_size;    /* bytes; the file is sparse */
+	unsigned max_readers; /* >= 512 */
+};
+
+int store_open(struct store **sp, const struct store_opts *o);
+/* Finishes queued jobs, stops the writer, closes the environment. */
+void store_close(struct store *s);
+
+/* --- reads, from any thread; a read transaction is a consistent snapshot --- */
+int store_read_begin(struct store *s, struct store_txn **tp);
+void store_read_end(struct store_txn *t);
+
+/* --- writes --- */
+/* One step of a job, run on the writer thread inside its own nested
+ * transaction. Return 0 to keep its changes, non-zero to roll them back (the
+ * value is not interpreted; record the outcome in arg). */
+typedef int (*store_step_fn)(struct store_txn *t, void *arg, size_t step);
+
+/* Runs steps 0..nsteps-1 of fn in order within one batch and waits until the
+ * batch is synced. Returns 0 when the batch committed (each step's own outcome
+ * is in arg), or an errno value when nothing of the job was committed:
+ * ENOSPC map full, EIO and others for disk errors, ESHUTDOWN when closing. */
+int store_write(struct store *s, store_step_fn fn, void *arg, size_t nsteps);
+
+/* Same, without waiting: done(arg, rc) runs on the writer thread after the
+ * sync and must only hand the result over (queue, eventfd), never block. */
+typedef void (*store_done_fn)(void *arg, int rc);
+int store_write_async(struct store *s, store_step_fn fn, void *arg, size_t nsteps,
+		      store_done_fn done);
+
+/* --- allocations (any transaction unless it says "write") --- */
+/* 0, or ENOENT. */
+int store_alloc_get(struct store_txn *t, const uint8_t id[STORE_ID_LEN], struct store_alloc *out);
+
+/* write: stores rec (new, or a new version of an existing id) and brings every
+ * index in line with it: an active record is indexed in txn, vnpin, vnnum,
+ * byvn; a vault record keeps only its vnpin entries while cooling. ENOSPC
+ * when the map is full. */
+int store_alloc_put(struct store_txn *t, const struct store_alloc *rec);
+
+/* write: removes the record and every index entry of it (retention purge). */
+int store_alloc_del(struct store_txn *t, const uint8_t id[STORE_ID_LEN]);
+
+/* The active allocation of tenant with this transaction_id: 0 or ENOENT. */
+int store_txnid_get(struct store_txn *t, const char *tenant, const char *txn_id,
+		    uint8_t id_out[STORE_ID_LEN]);
+
+struct store_pin_hit {
+	char pin[STORE_PIN_MAX + 1];
+	uint8_t id[STORE_ID_LEN];
+	uint8_t side;             /* STORE_A or STORE_B */
+	int64_t cooling_until_ms; /* 0: active; else the PIN is cooling until then */
+};
+
+/* Exact (vn, pin): 0 and *hit, or ENOENT. */
+int store_pin_get(struct store_txn *t, const char *vn, const char *pin, struct store_pin_hit *hit);
+
+/* A PIN on vn (active or cooling) that pin is a prefix of, or that is a prefix
+ * of pin, equal included: 0 and *hit, or ENOENT when pin is free on vn. */
+int store_pin_clash(struct store_txn *t, const char *vn, const char *pin,
+		    struct store_pin_hit *hit);
+
+/* Calls fn for every PIN on vn (active and cooling); fn returning non-zero
+ * stops the walk and is returned. */
+typedef int (*store_pin_fn)(void *arg, const struct store_pin_hit *hit);
+int store_pin_each(struct store_txn *t, const char *vn, store_pin_fn fn, void *arg);
+
+struct store_num_hit {
+	uint8_t id[STORE_ID_LEN];
+	uint8_t side;
+};
+
+/* Every active allocation side holding number on one of its VNs vn. */
+typedef int (*store_num_fn)(void *arg, const struct store_num_hit *hit);
+int store_num_each(struct store_txn *t, const char *vn, const char *number, store_num_fn fn,
+		   void *arg);
+
+/* 1 when an active allocation has vn on either side, else 0. */
+int store_vn_in_use(struct store_txn *t, const char *vn);
+
+/* Allocations whose next lifecycle time (active: dealloc_ms; vault: the
+ * earlier of cooling_until_ms and purge_ms) is <= until_ms, earliest first. */
+typedef int (*store_due_fn)(void *arg, const uint8_t id[STORE_ID_LEN], int64_t at_ms);
+int store_due_each(struct store_txn *t, int64_t until_ms, store_due_fn fn, void *arg);
+
+/* A tenant's allocations in (created_ms, id) order, starting after the
+ * position *after (NULL: from created_from_ms). Stops when fn returns non-zero
+ * (that value is returned) or past created_to_ms (0 = no bound). */
+struct store_pos {
+	int64_t created_ms;
+	uint8_t id[STORE_ID_LEN];
+};
+typedef int (*store_alloc_fn)(void *arg, const struct store_alloc *rec);
+int store_alloc_scan(struct store_txn *t, const char *tenant, int64_t created_from_ms,
+		     int64_t created_to_ms, const struct store_pos *after, store_alloc_fn fn,
+		     void *arg);
+
+/* Active allocations of tenant (kept as a counter in the same transactions). */
+uint64_t store_active_count(struct store_txn *t, const char *tenant);
+
+struct store_stats {
+	uint64_t map_size;     /* bytes */
+	uint64_t map_used;     /* bytes in use (last page number * page size) */
+	uint64_t batches;      /* committed batches since start */
+	uint64_t jobs;         /* completed jobs since start */
+	uint64_t batch_hist[8]; /* jobs per batch: 1, 2, 3-4, 5-8, 9-16, 17-32, 33-64, >64 */
+	uint64_t commit_errors;
+};
+void store_stats(struct store *s, struct store_stats *st);
+
+/* Removes stale reader slots (crashed processes); also run every minute by
+ * the store itself. Returns the number cleared. */
+int store_reader_check(struct store *s);
+
+#endif
