@@ -26,6 +26,9 @@ DEPS := $(BUILD_DEPS) $(TEST_DEPS)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 
+ASAN_OPTS := -Db_sanitize=address,undefined -Db_lundef=false
+FUZZ_OPTS := -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+
 # Sanitizer settings for the ASan+UBSan run. Reports go to files as well as
 # making the process fail, so a report from a server the tests only talk to
 # over HTTP still counts (tests/run-tests.sh reads the directory).
@@ -35,7 +38,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_r
 	PB_SANITIZER_LOG_DIR=$(SAN_LOG)
 
 # The reference's create example, verbatim body, against the embedded default.
-export CURL_CREATE := curl -s -u demo-key:demo-token -H 'Content-Type: application/json' \
+run: export CURL_CREATE := curl -s -u demo-key:demo-token -H 'Content-Type: application/json' \
 http://127.0.0.1:8080/v1/tenants/demo/greenpin -d '{"transaction_id": "random_string", \
 "a": {"vns": ["6292134471", "6292134464"], "numbers": ["7987686144"], "pin": "123", "pin_length": 2}, \
 "b": {"vns": ["6292134465", "6292134464"], "numbers": ["9956555625"], "pin": "234", "pin_length": "3"}, \
@@ -62,7 +65,7 @@ deps:
 	fi
 
 $(BUILD)/build.ninja: | deps
-	meson setup $(BUILD)
+	meson setup $(BUILD) || meson setup --wipe $(BUILD)
 
 setup: deps $(BUILD)/build.ninja
 
@@ -71,7 +74,7 @@ build: setup
 
 # Serves the embedded default (HTTP 127.0.0.1:8080, data in ./var/).
 run: build
-	@echo "pinbridge: HTTP API on http://127.0.0.1:8080, SIP on 127.0.0.1:5060, data in ./var/"
+	@echo "pinbridge: HTTP API on http://127.0.0.1:8080 (embedded default), data in ./var/"
 	@echo "tenant demo (key demo-key, token demo-token). Create an allocation from another terminal:"
 	@echo
 	@printf '  %s\n\n' "$$CURL_CREATE"
@@ -81,7 +84,7 @@ test: setup
 	@tests/run-tests.sh $(BUILD)
 
 $(ASAN_BUILD)/build.ninja: | deps
-	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+	meson setup $(ASAN_BUILD) $(ASAN_OPTS) || meson setup --wipe $(ASAN_BUILD) $(ASAN_OPTS)
 
 asan-build: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
@@ -91,8 +94,8 @@ asan: deps $(ASAN_BUILD)/build.ninja
 	@$(ASAN_ENV) tests/run-tests.sh $(ASAN_BUILD)
 
 $(FUZZ_BUILD)/build.ninja: | deps
-	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined \
-		-Db_lundef=false
+	CC=clang meson setup $(FUZZ_BUILD) $(FUZZ_OPTS) || \
+		CC=clang meson setup --wipe $(FUZZ_BUILD) $(FUZZ_OPTS)
 
 fuzz-build: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
