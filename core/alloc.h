@@ -89,26 +89,26 @@ void alloc_service_free(struct alloc_service *s);
 /* Each call takes the tenant it runs for (auth done by api/) and the config
  * snapshot that tenant belongs to. */
 void alloc_create(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-		  const struct alloc_req *req, struct alloc_result *res);
+                  const struct alloc_req *req, struct alloc_result *res);
 void alloc_get(struct alloc_service *s, const struct tenant *t, const uint8_t id[STORE_ID_LEN],
-	       struct alloc_result *res);
+               struct alloc_result *res);
 void alloc_update(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-		  const uint8_t id[STORE_ID_LEN], const struct alloc_req *req,
-		  struct alloc_result *res);
+                  const uint8_t id[STORE_ID_LEN], const struct alloc_req *req,
+                  struct alloc_result *res);
 void alloc_delete(struct alloc_service *s, const struct tenant *t, const uint8_t id[STORE_ID_LEN],
-		  struct alloc_result *res);
+                  struct alloc_result *res);
 /* items[i].has_id tells whether the item named its greenpin_id. Results in
  * item order. A batch-level error (res[0..n) all AC_INTERNAL) when the store
  * could not commit. */
 void alloc_bulk_update(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-		       const struct alloc_req *items, size_t n, struct alloc_result *res);
+                       const struct alloc_req *items, size_t n, struct alloc_result *res);
 /* side: STORE_A or STORE_B; raw: the number as given. */
 void alloc_number_add(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-		      const uint8_t id[STORE_ID_LEN], int side, const char *raw,
-		      struct alloc_result *res);
-void alloc_number_remove(struct alloc_service *s, const struct config *cfg,
-			 const struct tenant *t, const uint8_t id[STORE_ID_LEN], int side,
-			 const char *raw, struct alloc_result *res);
+                      const uint8_t id[STORE_ID_LEN], int side, const char *raw,
+                      struct alloc_result *res);
+void alloc_number_remove(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
+                         const uint8_t id[STORE_ID_LEN], int side, const char *raw,
+                         struct alloc_result *res);
 
 /* Deallocates due allocations and purges past retention; run by the sweeper.
  * Returns how many records changed. */
@@ -131,13 +131,13 @@ struct alloc_page {
 };
 
 void alloc_list(struct alloc_service *s, const struct tenant *t, const struct alloc_filter *f,
-		struct alloc_page *page);
+                struct alloc_page *page);
 void alloc_page_free(struct alloc_page *page);
 
 /* Validation alone, without the store (fuzzing, unit tests): the body-stage
  * checks of a create. */
 enum alloc_code alloc_validate_create(const struct config *cfg, const struct tenant *t,
-				      const struct alloc_req *req, char *msg, size_t msglen);
+                                      const struct alloc_req *req, char *msg, size_t msglen);
 
 /* Prometheus text for the store side of /metrics (active allocations per
  * tenant, map use, writer batch sizes), malloc'd into *out. 0 or ENOMEM. */

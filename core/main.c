@@ -1,5 +1,231 @@
-/* main: placeholder until the wiring lands. */
-int main(void)
+/* main: options, config, and the threads of DESIGN §1 (store writer,
+ * sweeper, HTTP pool); the main thread then only waits for signals: SIGHUP
+ * reloads, SIGTERM and SIGINT stop. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/alloc.h"
+#include "core/base/log.h"
+#include "core/config.h"
+#include "core/sweeper.h"
+#include "store/store.h"
+
+#define EXIT_CONFIG 2
+
+struct options {
+	const char *config;
+	bool check_only;
+	struct config_overrides ov;
+};
+
+static void usage(FILE *f)
 {
+	fputs("usage: pinbridge [--config FILE] [--check-config] [--data DIR]\n"
+	      "                 [--http ADDR:PORT] [--sip ADDR:PORT] [--rtp-ports MIN-MAX]\n"
+	      "Without --config, pinbridge runs on its embedded default (see README).\n",
+	      f);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
+	    {"data", required_argument, NULL, 'd'},   {"http", required_argument, NULL, 'H'},
+	    {"sip", required_argument, NULL, 's'},    {"rtp-ports", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'k':
+			o->check_only = true;
+			break;
+		case 'd':
+			o->ov.data_dir = optarg;
+			break;
+		case 'H':
+			o->ov.http_listen = optarg;
+			break;
+		case 's':
+			o->ov.sip_listen = optarg;
+			break;
+		case 'r':
+			if (sscanf(optarg, "%d-%d", &o->ov.port_min, &o->ov.port_max) != 2) {
+				fprintf(stderr, "pinbridge: --rtp-ports wants MIN-MAX, got %s\n",
+				        optarg);
+				return EXIT_CONFIG;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pinbridge: unexpected argument %s\n", argv[optind]);
+		return EXIT_CONFIG;
+	}
 	return 0;
+}
+
+static void apply_log_level(const struct config *cfg)
+{
+	static const char *const names[] = {"debug", "info", "warn", "error"};
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(cfg->log_level, names[i]) == 0)
+			log_set_level((enum log_level)i);
+}
+
+struct vn_check {
+	struct store_txn *txn;
+	char vn[STORE_NUM_LEN];
+};
+
+static int vn_still_used(void *arg, const char *vn)
+{
+	struct vn_check *c = arg;
+
+	if (store_vn_in_use(c->txn, vn) != 1)
+		return 0;
+	snprintf(c->vn, sizeof(c->vn), "%s", vn);
+	return 1;
+}
+
+/* SIGHUP: a new snapshot replaces the old one only when it is valid and drops
+ * no VN that an active allocation uses; otherwise the old one stays. */
+static void reload(const struct options *o, struct store *st)
+{
+	char err[512];
+	struct config *next, *cur;
+	struct vn_check chk = {0};
+	int rc;
+
+	if (config_load(o->config, &o->ov, &next, err, sizeof(err)) != 0) {
+		log_err("config", "reload refused, keeping the running config: %s", err);
+		return;
+	}
+	cur = config_current();
+	rc = store_read_begin(st, &chk.txn);
+	if (rc == 0) {
+		rc = config_removed_vns(cur, next, vn_still_used, &chk);
+		store_read_end(chk.txn);
+	}
+	if (rc != 0) {
+		if (chk.vn[0])
+			log_err("config",
+			        "reload refused, keeping the running config: VN %s leaves its "
+			        "tenant's pool but active allocations use it",
+			        chk.vn);
+		else
+			log_err("config", "reload refused: cannot read the store: %s",
+			        strerror(rc));
+		config_unref(next);
+		config_unref(cur);
+		return;
+	}
+	if (strcmp(cur->data_dir, next->data_dir) != 0 ||
+	    strcmp(cur->http_listen, next->http_listen) != 0 || cur->map_size != next->map_size)
+		log_warn("config",
+		         "data_dir, store.map_size and http.listen change only on restart");
+	config_unref(cur);
+	apply_log_level(next);
+	config_install(next);
+	log_info("config", "reloaded %s: %zu tenants, %zu trunks", next->source, next->ntenants,
+	         next->ntrunks);
+}
+
+static int serve(const struct options *o, struct config *cfg)
+{
+	struct store_opts so = {
+	    .dir = cfg->data_dir, .map_size = cfg->map_size, .max_readers = 512};
+	struct store *st = NULL;
+	struct alloc_service *svc = NULL;
+	struct sweeper *sw = NULL;
+	struct api *api = NULL;
+	sigset_t sigs;
+	int rc, sig;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGPIPE);
+	/* Before any thread starts, so they all inherit the mask. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	rc = store_open(&st, &so);
+	if (rc != 0) {
+		log_err("main", "cannot open the store in %s: %s", cfg->data_dir, strerror(rc));
+		return 1;
+	}
+	rc = alloc_service_new(&svc, st);
+	if (rc == 0)
+		rc = sweeper_start(&sw, svc);
+	if (rc == 0)
+		rc = api_start(&api, svc, cfg->http_listen, cfg->http_threads);
+	if (rc != 0) {
+		log_err("main", "cannot start: %s", strerror(rc));
+		goto out;
+	}
+	log_info("main", "pinbridge ready: HTTP API on http://%s, data in %s, config %s",
+	         cfg->http_listen, cfg->data_dir, cfg->source);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			reload(o, st);
+		else if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	log_info("main", "stopping on signal %d", sig);
+out:
+	if (api)
+		api_stop(api);
+	sweeper_stop(sw);
+	alloc_service_free(svc);
+	store_close(st);
+	return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	struct config *cfg;
+	char err[512];
+	int rc = parse_options(argc, argv, &o);
+
+	if (rc != 0)
+		return rc;
+	if (config_load(o.config, &o.ov, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pinbridge: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (o.check_only) {
+		printf("%s: configuration is valid (%zu tenants, %zu trunks)\n", cfg->source,
+		       cfg->ntenants, cfg->ntrunks);
+		config_unref(cfg);
+		return 0;
+	}
+	apply_log_level(cfg);
+	config_install(config_ref(cfg));
+	rc = serve(&o, cfg);
+	config_unref(cfg);
+	config_install(NULL);
+	return rc;
 }
