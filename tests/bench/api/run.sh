@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# API benchmark: figures, never a gate. In one run, on this machine:
+#   1. pinbridge GET /greenpin/{id} under wrk (req/s, p50/p99),
+#   2. pinbridge create+delete under wrk (durable writes per second),
+#   3. baseline A: a bare libmicrohttpd server answering pinbridge's GET body
+#      with the same thread count, same wrk parameters,
+#   4. baseline B: LMDB's raw rate of one synced commit per write, on the same
+#      filesystem as pinbridge's data dir,
+# then prints a table and the ratios the allocation issue targets.
+#
+# Usage: tests/bench/api/run.sh [BUILD_DIR]      (make bench)
+# Environment: BENCH_SECONDS (10), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (64),
+#   BENCH_HTTP_THREADS (16: pinbridge's http.threads default; the baseline
+#   server uses the same), BENCH_LMDB_SECONDS (5).
+set -uo pipefail
+exec </dev/null
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+cd "$root" || exit 1
+B=${1:-build}
+SECS=${BENCH_SECONDS:-10}
+WT=${BENCH_WRK_THREADS:-2}
+CONNS=${BENCH_CONNECTIONS:-64}
+HT=${BENCH_HTTP_THREADS:-16}
+LMDB_SECS=${BENCH_LMDB_SECONDS:-5}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+for tool in wrk curl gcc pkg-config meson ninja python3; do
+	command -v "$tool" >/dev/null || die "$tool is missing (run: make deps)"
+done
+[ -f "$B/build.ninja" ] || meson setup "$B" || die "meson setup $B failed"
+ninja -C "$B" >/dev/null || die "build of $B failed"
+B=$(cd "$B" && pwd)
+[ -x "$B/pinbridge" ] || die "$B/pinbridge was not built"
+
+# Scratch space beside the build, i.e. on the disk ./var would use (not /tmp,
+# which may be tmpfs and would flatter every synced commit).
+work=$(mktemp -d -p "$B" bench-api.XXXXXX) || die "mktemp failed"
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building baselines"
+cflags=(-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror)
+# shellcheck disable=SC2046
+gcc "${cflags[@]}" -o "$work/baseline_mhd" "$here/baseline_mhd.c" \
+	$(pkg-config --cflags --libs libmicrohttpd) || die "cannot build baseline_mhd"
+# shellcheck disable=SC2046
+gcc "${cflags[@]}" -o "$work/lmdb_commit" "$here/lmdb_commit.c" \
+	$(pkg-config --cflags --libs lmdb) || die "cannot build lmdb_commit"
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_http() { # wait_http URL: up to 10 s
+	local i
+	for i in $(seq 1 100); do
+		curl -s -o /dev/null "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_pid() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# run_wrk NAME SCRIPT URL: prints wrk's output to $work/NAME.wrk
+run_wrk() {
+	BENCH_DIR=$here wrk -t"$WT" -c"$CONNS" -d"${SECS}s" --latency -s "$2" "$3" \
+		>"$work/$1.wrk" 2>&1
+	grep '^BENCH ' "$work/$1.wrk" | tail -n 1 | cut -d' ' -f2- >"$work/$1.res"
+	[ -s "$work/$1.res" ] || {
+		echo "bench: wrk run $1 produced no result:" >&2
+		cat "$work/$1.wrk" >&2
+	}
+}
+
+# field NAME KEY: a value from a run's result line
+field() {
+	tr ' ' '\n' <"$work/$1.res" 2>/dev/null | sed -n "s/^$2=//p" | head -n 1
+}
+
+export BENCH_AUTH
+BENCH_AUTH=$(printf 'demo-key:demo-token' | base64)
+export BENCH_BASE=/v1/tenants/demo/greenpin
+
+# --- 1 and 2: pinbridge ------------------------------------------------------
+port=$(free_port)
+sport=$(free_port)
+mkdir -p "$work/data"
+echo "== pinbridge on 127.0.0.1:$port (data $work/data)"
+"$B/pinbridge" --data "$work/data" --http "127.0.0.1:$port" --sip "127.0.0.1:$sport" \
+	>"$work/pinbridge.log" 2>&1 &
+pb=$!
+pids+=("$pb")
+if ! wait_http "http://127.0.0.1:$port/healthz"; then
+	cat "$work/pinbridge.log" >&2
+	die "pinbridge did not answer /healthz"
+fi
+url="http://127.0.0.1:$port$BENCH_BASE"
+curl -s -u demo-key:demo-token -H 'Content-Type: application/json' "$url" -d '{
+  "transaction_id": "bench-get",
+  "a": {"vns": ["6292134471", "6292134464"], "numbers": ["7987686144"], "pin": "123"},
+  "b": {"vns": ["6292134465", "6292134464"], "numbers": ["9956555625"]},
+  "usage": "twoway", "deallocation_policy": {"duration": "1d"}}' >"$work/create.json"
+id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["data"]["greenpin_id"])' \
+	"$work/create.json" 2>/dev/null) || {
+	cat "$work/create.json" >&2
+	die "create failed"
+}
+curl -s -u demo-key:demo-token "$url/$id" >"$work/get-body.json"
+body_len=$(stat -c %s "$work/get-body.json")
+echo "   allocation $id, GET body $body_len bytes"
+
+echo "== wrk GET by id: $WT threads, $CONNS connections, ${SECS}s"
+run_wrk get "$here/get.lua" "$url/$id"
+echo "== wrk create+delete: $WT threads, $CONNS connections, ${SECS}s"
+run_wrk cd "$here/create_delete.lua" "$url"
+stop_pid "$pb"
+
+# --- 3: baseline libmicrohttpd server -----------------------------------------
+bport=$(free_port)
+echo "== baseline libmicrohttpd on 127.0.0.1:$bport, $HT threads, same body"
+"$work/baseline_mhd" "$bport" "$HT" "$work/get-body.json" >"$work/baseline.log" 2>&1 &
+bm=$!
+pids+=("$bm")
+wait_http "http://127.0.0.1:$bport/" || die "baseline server did not start"
+run_wrk base "$here/get.lua" "http://127.0.0.1:$bport$BENCH_BASE/$id"
+stop_pid "$bm"
+
+# --- 4: LMDB one synced commit per write ---------------------------------------
+echo "== LMDB one synced commit per write, ${LMDB_SECS}s"
+mkdir -p "$work/lmdb"
+"$work/lmdb_commit" "$work/lmdb" "$LMDB_SECS" >"$work/lmdb.out" 2>&1 || cat "$work/lmdb.out" >&2
+raw=$(sed -n 's/.* rate \([0-9]\+\).*/\1/p' "$work/lmdb.out")
+
+# --- table -----------------------------------------------------------------
+ms() { awk -v u="${1:-0}" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
+num() { awk -v n="${1:-0}" 'BEGIN { printf "%.0f", n }'; }
+secs_cd=$(field cd seconds)
+creates=$(field cd creates)
+deletes=$(field cd deletes)
+cps=$(awk -v c="${creates:-0}" -v s="${secs_cd:-1}" 'BEGIN { printf "%.0f", c / s }')
+wps=$(awk -v c="${creates:-0}" -v d="${deletes:-0}" -v s="${secs_cd:-1}" \
+	'BEGIN { printf "%.0f", (c + d) / s }')
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+fs=$(df -PT "$work" | awk 'NR == 2 { print $2 " on " $1 }')
+cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
+echo
+echo "pinbridge API benchmark ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
+echo "machine: $(nproc) cores ($cpu), data on $fs"
+echo "wrk: $WT threads, $CONNS connections, ${SECS}s per run; pinbridge and baseline: $HT HTTP threads"
+echo
+printf '%-38s %12s %10s %10s %8s\n' "run" "req/s" "p50" "p99" "non-2xx"
+printf '%-38s %12s %10s %10s %8s\n' "pinbridge GET /greenpin/{id}" "$(num "$(field get rps)")" \
+	"$(ms "$(field get p50_us)")" "$(ms "$(field get p99_us)")" "$(field get bad_status)"
+printf '%-38s %12s %10s %10s %8s\n' "baseline MHD, fixed ${body_len}-byte body" \
+	"$(num "$(field base rps)")" "$(ms "$(field base p50_us)")" "$(ms "$(field base p99_us)")" \
+	"$(field base bad_status)"
+printf '%-38s %12s %10s %10s %8s\n' "pinbridge create+delete (all writes)" "$wps" \
+	"$(ms "$(field cd p50_us)")" "$(ms "$(field cd p99_us)")" "$(field cd failures)"
+printf '%-38s %12s\n' "  of which creates" "$cps"
+printf '%-38s %12s\n' "LMDB raw synced commits (1 per write)" "${raw:-n/a}"
+echo
+echo "GET vs baseline server:        $(ratio "$(field get rps)" "$(field base rps)")x (target >= 0.5x)"
+echo "durable creates/s:             $cps (target >= 2000/s)"
+echo "creates/s vs raw commits/s:    $(ratio "$cps" "$raw")x (target > 1x; all writes: $(ratio "$wps" "$raw")x)"
