@@ -1,0 +1,209 @@
+/* store_record: the on-disk form of an allocation. A version byte, then
+ * fixed-width integers and length-prefixed strings; decoding checks every
+ * length against its limit and the end of the buffer, so a damaged record is
+ * refused rather than read past. */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define SIDE_OPEN    0x01
+#define SIDE_FOLLOWS 0x02
+
+struct wbuf {
+	uint8_t *p;
+	size_t cap, len;
+	bool bad;
+};
+
+static void put_bytes(struct wbuf *w, const void *b, size_t n)
+{
+	if (w->bad || w->cap - w->len < n) {
+		w->bad = true;
+		return;
+	}
+	memcpy(w->p + w->len, b, n);
+	w->len += n;
+}
+
+static void put_u8(struct wbuf *w, uint8_t v)
+{
+	put_bytes(w, &v, 1);
+}
+
+static void put_i64(struct wbuf *w, int64_t v)
+{
+	uint8_t b[8];
+
+	key_be64(b, v);
+	put_bytes(w, b, 8);
+}
+
+/* s lives in a char[size] field: it must be terminated inside it, and be
+ * non-empty when required. */
+static void put_str(struct wbuf *w, const char *s, size_t size, bool nonempty)
+{
+	size_t n = strnlen(s, size);
+
+	if (n == size || (nonempty && n == 0)) {
+		w->bad = true;
+		return;
+	}
+	put_u8(w, (uint8_t)n);
+	put_bytes(w, s, n);
+}
+
+static void put_side(struct wbuf *w, const struct store_side *sd)
+{
+	if (sd->nnumbers > STORE_MAX_NUMS || sd->nvns > STORE_MAX_NUMS) {
+		w->bad = true;
+		return;
+	}
+	put_u8(w, (uint8_t)((sd->open ? SIDE_OPEN : 0) | (sd->follows ? SIDE_FOLLOWS : 0)));
+	put_str(w, sd->pin, sizeof(sd->pin), false);
+	put_u8(w, sd->nnumbers);
+	for (unsigned i = 0; i < sd->nnumbers; i++)
+		put_str(w, sd->numbers[i], STORE_NUM_LEN, true);
+	put_u8(w, sd->nvns);
+	for (unsigned i = 0; i < sd->nvns; i++)
+		put_str(w, sd->vns[i], STORE_NUM_LEN, true);
+}
+
+int store_record_encode(const struct store_alloc *r, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct wbuf w = {.p = buf, .cap = cap};
+
+	if (r->usage > STORE_ONEWAY || r->state > STORE_VAULT)
+		return EINVAL;
+	put_u8(&w, STORE_RECORD_VERSION);
+	put_bytes(&w, r->id, STORE_ID_LEN);
+	put_str(&w, r->tenant, sizeof(r->tenant), false);
+	put_str(&w, r->txn_id, sizeof(r->txn_id), false);
+	put_u8(&w, r->usage);
+	put_u8(&w, r->state);
+	put_i64(&w, r->created_ms);
+	put_i64(&w, r->dealloc_ms);
+	put_i64(&w, r->purge_ms);
+	put_i64(&w, r->cooling_until_ms);
+	put_side(&w, &r->side[STORE_A]);
+	put_side(&w, &r->side[STORE_B]);
+	if (w.bad)
+		return EINVAL;
+	*len = w.len;
+	return 0;
+}
+
+struct rbuf {
+	const uint8_t *p;
+	size_t len, pos;
+	bool bad;
+};
+
+static const uint8_t *get_bytes(struct rbuf *r, size_t n)
+{
+	const uint8_t *b;
+
+	if (r->bad || r->len - r->pos < n) {
+		r->bad = true;
+		return NULL;
+	}
+	b = r->p + r->pos;
+	r->pos += n;
+	return b;
+}
+
+static uint8_t get_u8(struct rbuf *r)
+{
+	const uint8_t *b = get_bytes(r, 1);
+
+	return b ? b[0] : 0;
+}
+
+static int64_t get_i64(struct rbuf *r)
+{
+	const uint8_t *b = get_bytes(r, 8);
+
+	return b ? key_get_be64(b) : 0;
+}
+
+/* Into a char[size] field: at most size-1 bytes, none of them NUL. */
+static void get_str(struct rbuf *r, char *out, size_t size, bool nonempty)
+{
+	size_t n = get_u8(r);
+	const uint8_t *b;
+
+	if (n >= size || (nonempty && n == 0)) {
+		r->bad = true;
+		return;
+	}
+	b = get_bytes(r, n);
+	if (b == NULL || memchr(b, '\0', n)) {
+		r->bad = true;
+		return;
+	}
+	memcpy(out, b, n);
+	out[n] = '\0';
+}
+
+static void get_side(struct rbuf *r, struct store_side *sd)
+{
+	uint8_t flags = get_u8(r);
+
+	if (flags & ~(SIDE_OPEN | SIDE_FOLLOWS))
+		r->bad = true;
+	sd->open = flags & SIDE_OPEN;
+	sd->follows = flags & SIDE_FOLLOWS;
+	get_str(r, sd->pin, sizeof(sd->pin), false);
+	sd->nnumbers = get_u8(r);
+	if (sd->nnumbers > STORE_MAX_NUMS) {
+		r->bad = true;
+		return;
+	}
+	for (unsigned i = 0; i < sd->nnumbers && !r->bad; i++)
+		get_str(r, sd->numbers[i], STORE_NUM_LEN, true);
+	sd->nvns = get_u8(r);
+	if (sd->nvns > STORE_MAX_NUMS) {
+		r->bad = true;
+		return;
+	}
+	for (unsigned i = 0; i < sd->nvns && !r->bad; i++)
+		get_str(r, sd->vns[i], STORE_NUM_LEN, true);
+}
+
+int store_record_decode(const uint8_t *buf, size_t len, struct store_alloc *out)
+{
+	struct rbuf r = {.p = buf, .len = len};
+	const uint8_t *id;
+
+	memset(out, 0, sizeof(*out));
+	if (get_u8(&r) != STORE_RECORD_VERSION)
+		return EINVAL;
+	id = get_bytes(&r, STORE_ID_LEN);
+	if (id)
+		memcpy(out->id, id, STORE_ID_LEN);
+	get_str(&r, out->tenant, sizeof(out->tenant), false);
+	get_str(&r, out->txn_id, sizeof(out->txn_id), false);
+	out->usage = get_u8(&r);
+	out->state = get_u8(&r);
+	out->created_ms = get_i64(&r);
+	out->dealloc_ms = get_i64(&r);
+	out->purge_ms = get_i64(&r);
+	out->cooling_until_ms = get_i64(&r);
+	get_side(&r, &out->side[STORE_A]);
+	get_side(&r, &out->side[STORE_B]);
+	if (r.bad || r.pos != r.len || out->usage > STORE_ONEWAY || out->state > STORE_VAULT)
+		return EINVAL;
+	return 0;
+}
+
+int64_t store_record_due(const struct store_alloc *r)
+{
+	int64_t at;
+
+	if (r->state == STORE_ACTIVE)
+		return r->dealloc_ms;
+	at = r->cooling_until_ms;
+	if (r->purge_ms > 0 && (at <= 0 || r->purge_ms < at))
+		at = r->purge_ms;
+	return at > 0 ? at : 0;
+}
