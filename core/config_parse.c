@@ -1,0 +1,587 @@
+/* config_parse: libconfig settings to struct config, one typed getter per kind
+ * of value, and the process-wide and trunk sections. Each failure names file,
+ * line and setting path once; config.c owns the order and the cleanup. */
+#include "core/config_int.h"
+
+#include "core/base/log.h"
+#include "core/duration.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cfg_fail(const struct cfg_ctx *x, const config_setting_t *s, const char *path, const char *fmt,
+             ...)
+{
+	const char *file =
+	    s && config_setting_source_file(s) ? config_setting_source_file(s) : x->file;
+	unsigned line = s ? config_setting_source_line(s) : 0;
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (x->err && x->errlen > 0)
+		snprintf(x->err, x->errlen, "%s:%u: %s: %s", file, line, path, what);
+	return EINVAL;
+}
+
+void cfg_warn_unknown(const struct cfg_ctx *x, const config_setting_t *grp, const char *prefix,
+                      const char *const *known)
+{
+	/* Unknown names are warned about rather than refused, so a config written
+	 * for a newer pinbridge still starts; the warning catches typos. */
+	for (int i = 0; grp && i < config_setting_length(grp); i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		bool found = false;
+		for (const char *const *k = known; *k && !found; k++)
+			found = name && strcmp(name, *k) == 0;
+		if (!found) {
+			const char *file =
+			    config_setting_source_file(s) ? config_setting_source_file(s) : x->file;
+			log_warn("config", "%s:%u: %s%s: unknown setting, ignored", file,
+			         config_setting_source_line(s), prefix, name ? name : "?");
+		}
+	}
+}
+
+static void cfg_path(char *buf, size_t len, const char *prefix, const char *name)
+{
+	snprintf(buf, len, "%s%s", prefix, name);
+}
+
+int cfg_group(const struct cfg_ctx *x, const config_setting_t *grp, const char *prefix,
+              const char *name, const config_setting_t **out)
+{
+	config_setting_t *s = grp ? config_setting_get_member(grp, name) : NULL;
+	char path[160];
+
+	*out = NULL;
+	if (!s)
+		return 0;
+	if (!config_setting_is_group(s)) {
+		cfg_path(path, sizeof(path), prefix, name);
+		return cfg_fail(x, s, path, "expected a group { ... }");
+	}
+	*out = s;
+	return 0;
+}
+
+int cfg_str(const struct cfg_ctx *x, const config_setting_t *grp, const char *prefix,
+            const char *name, char *out, size_t outlen)
+{
+	config_setting_t *s = grp ? config_setting_get_member(grp, name) : NULL;
+	char path[160];
+
+	if (!s)
+		return 0;
+	cfg_path(path, sizeof(path), prefix, name);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return cfg_fail(x, s, path, "expected a string");
+	const char *v = config_setting_get_string(s);
+	if (strlen(v) >= outlen)
+		return cfg_fail(x, s, path, "too long (at most %zu bytes)", outlen - 1);
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+int cfg_int(const struct cfg_ctx *x, const config_setting_t *grp, const char *prefix,
+            const char *name, int *out, int min, int max)
+{
+	config_setting_t *s = grp ? config_setting_get_member(grp, name) : NULL;
+	char path[160];
+	long long v;
+
+	if (!s)
+		return 0;
+	cfg_path(path, sizeof(path), prefix, name);
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else
+		return cfg_fail(x, s, path, "expected an integer");
+	if (v < min || v > max)
+		return cfg_fail(x, s, path, "%lld is out of range %d..%d", v, min, max);
+	*out = (int)v;
+	return 0;
+}
+
+int cfg_bool(const struct cfg_ctx *x, const config_setting_t *grp, const char *prefix,
+             const char *name, bool *out)
+{
+	config_setting_t *s = grp ? config_setting_get_member(grp, name) : NULL;
+	char path[160];
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		cfg_path(path, sizeof(path), prefix, name);
+		return cfg_fail(x, s, path, "expected true or false");
+	}
+	*out = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+int cfg_dur(const struct cfg_ctx *x, const config_setting_t *grp, const char *prefix,
+            const char *name, int64_t *out, bool positive)
+{
+	config_setting_t *s = grp ? config_setting_get_member(grp, name) : NULL;
+	char path[160];
+	int64_t ms;
+
+	if (!s)
+		return 0;
+	cfg_path(path, sizeof(path), prefix, name);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return cfg_fail(x, s, path,
+		                "expected a duration string such as \"30s\" or \"250ms\"");
+	const char *v = config_setting_get_string(s);
+	int rc = duration_parse(v, false, &ms);
+	if (rc == ERANGE)
+		return cfg_fail(x, s, path, "duration \"%s\" is too large", v);
+	if (rc != 0)
+		return cfg_fail(x, s, path,
+		                "\"%s\" is not a duration (a number and ms, s, m, h or d)", v);
+	if (positive && ms == 0)
+		return cfg_fail(x, s, path, "must be greater than 0");
+	*out = ms;
+	return 0;
+}
+
+int cfg_strlist(const struct cfg_ctx *x, const config_setting_t *grp, const char *prefix,
+                const char *name, const config_setting_t **list)
+{
+	config_setting_t *s = grp ? config_setting_get_member(grp, name) : NULL;
+	char path[160];
+
+	*list = NULL;
+	if (!s)
+		return 0;
+	cfg_path(path, sizeof(path), prefix, name);
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return cfg_fail(x, s, path, "expected a list of strings [\"...\", ...]");
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			snprintf(path, sizeof(path), "%s%s[%d]", prefix, name, i);
+			return cfg_fail(x, e, path, "expected a string");
+		}
+	}
+	*list = s;
+	return 0;
+}
+
+bool cfg_url_ok(const char *s)
+{
+	const char *host;
+
+	if (!*s)
+		return true;
+	if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else
+		return false;
+	if (*host == '\0' || *host == '/' || *host == ':' || *host == '?')
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+const char *config_hostport_check(const char *s)
+{
+	char host[CONFIG_STR];
+	const char *colon, *port;
+
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return "expected [IPv6]:PORT";
+		size_t n = (size_t)(end - s - 1);
+		if (n >= sizeof(host))
+			return "address too long";
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		unsigned char a6[16];
+		if (inet_pton(AF_INET6, host, a6) != 1)
+			return "not an IPv6 address inside [ ]";
+		port = end + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return "expected ADDR:PORT";
+		size_t n = (size_t)(colon - s);
+		if (n == 0 || n >= sizeof(host))
+			return "expected ADDR:PORT";
+		memcpy(host, s, n);
+		host[n] = '\0';
+		if (strchr(host, ':'))
+			return "write an IPv6 address as [ADDR]:PORT";
+		for (const char *p = host; *p; p++) {
+			bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			          (*p >= '0' && *p <= '9') || *p == '.' || *p == '-';
+			if (!ok)
+				return "not an address or host name";
+		}
+		port = colon + 1;
+	}
+	char *end;
+	errno = 0;
+	long v = *port >= '0' && *port <= '9' ? strtol(port, &end, 10) : -1;
+	if (v < 1 || v > 65535 || errno || *end)
+		return "port must be 1..65535";
+	return NULL;
+}
+
+/* "8G", "512M", "64K", "1T" (binary units) or a plain byte count. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *p - '0', &v))
+			return ERANGE;
+	int shift = 0;
+	switch (*p) {
+	case '\0':
+		break;
+	case 'K':
+	case 'k':
+		shift = 10;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		break;
+	default:
+		return EINVAL;
+	}
+	if (*p && p[1])
+		return EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+static int parse_store(const struct cfg_ctx *x, const config_setting_t *root, struct config *c)
+{
+	static const char *const known[] = {"map_size", NULL};
+	const config_setting_t *g, *s;
+	int rc;
+
+	if ((rc = cfg_group(x, root, "", "store", &g)) || !g)
+		return rc;
+	cfg_warn_unknown(x, g, "store.", known);
+	if (!(s = config_setting_get_member(g, "map_size")))
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64) {
+		long long v = config_setting_get_int64(s);
+		if (config_setting_type(s) == CONFIG_TYPE_INT)
+			v = config_setting_get_int(s);
+		if (v <= 0)
+			return cfg_fail(x, s, "store.map_size", "must be greater than 0");
+		c->map_size = (uint64_t)v;
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return cfg_fail(x, s, "store.map_size",
+		                "expected a size such as \"8G\" or \"512M\"");
+	const char *v = config_setting_get_string(s);
+	uint64_t size = 0;
+	rc = parse_size(v, &size);
+	if (rc == ERANGE)
+		return cfg_fail(x, s, "store.map_size", "\"%s\" is too large", v);
+	if (rc || size == 0)
+		return cfg_fail(x, s, "store.map_size",
+		                "\"%s\" is not a size (bytes, or a number and K, M, G or T)", v);
+	c->map_size = size;
+	return 0;
+}
+
+static int parse_http(const struct cfg_ctx *x, const config_setting_t *root, struct config *c)
+{
+	static const char *const known[] = {"listen", "threads", "metrics_token", NULL};
+	const config_setting_t *g;
+	const char *why;
+	int rc;
+
+	if ((rc = cfg_group(x, root, "", "http", &g)) || !g)
+		return rc;
+	cfg_warn_unknown(x, g, "http.", known);
+	if ((rc = cfg_str(x, g, "http.", "listen", c->http_listen, sizeof(c->http_listen))) ||
+	    (rc = cfg_int(x, g, "http.", "threads", &c->http_threads, 1, 1024)) ||
+	    (rc = cfg_str(x, g, "http.", "metrics_token", c->metrics_token,
+	                  sizeof(c->metrics_token))))
+		return rc;
+	if ((why = config_hostport_check(c->http_listen)))
+		return cfg_fail(x, config_setting_get_member(g, "listen"), "http.listen",
+		                "\"%s\": %s", c->http_listen, why);
+	return 0;
+}
+
+static int parse_sip(const struct cfg_ctx *x, const config_setting_t *root, struct config *c)
+{
+	static const char *const known[] = {"listen", "advertise", NULL};
+	const config_setting_t *g, *list;
+	char path[64];
+	int rc;
+
+	if ((rc = cfg_group(x, root, "", "sip", &g)) || !g)
+		return rc;
+	cfg_warn_unknown(x, g, "sip.", known);
+	if ((rc = cfg_str(x, g, "sip.", "advertise", c->sip_advertise, sizeof(c->sip_advertise))) ||
+	    (rc = cfg_strlist(x, g, "sip.", "listen", &list)))
+		return rc;
+	if (!list)
+		return 0;
+	size_t n = (size_t)config_setting_length(list);
+	if (n == 0)
+		return cfg_fail(x, list, "sip.listen",
+		                "needs at least one \"udp:ADDR:PORT\" entry");
+	char(*l)[CONFIG_STR] = calloc(n, sizeof(*l));
+	if (!l)
+		return ENOMEM;
+	free(c->sip_listen);
+	c->sip_listen = l;
+	c->nsip_listen = n;
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		const char *why = NULL;
+		snprintf(path, sizeof(path), "sip.listen[%zu]", i);
+		if (strlen(v) >= CONFIG_STR)
+			return cfg_fail(x, e, path, "too long");
+		if (strncmp(v, "udp:", 4) && strncmp(v, "tcp:", 4) && strncmp(v, "tls:", 4))
+			why = "expected udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT";
+		else
+			why = config_hostport_check(v + 4);
+		if (why)
+			return cfg_fail(x, e, path, "\"%s\": %s", v, why);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(l[j], v) == 0)
+				return cfg_fail(x, e, path, "\"%s\" is listed twice", v);
+		strcpy(l[i], v);
+	}
+	return 0;
+}
+
+static bool ip_literal(const char *s)
+{
+	unsigned char a[16];
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+static int parse_media(const struct cfg_ctx *x, const config_setting_t *root, struct config *c)
+{
+	static const char *const known[] = {"ip",       "advertise",       "port_min",
+	                                    "port_max", "port_quarantine", NULL};
+	const config_setting_t *g;
+	int rc;
+
+	if ((rc = cfg_group(x, root, "", "media", &g)) || !g)
+		return rc;
+	cfg_warn_unknown(x, g, "media.", known);
+	if ((rc = cfg_str(x, g, "media.", "ip", c->media_ip, sizeof(c->media_ip))) ||
+	    (rc = cfg_str(x, g, "media.", "advertise", c->media_advertise,
+	                  sizeof(c->media_advertise))) ||
+	    (rc = cfg_int(x, g, "media.", "port_min", &c->port_min, 1, 65535)) ||
+	    (rc = cfg_int(x, g, "media.", "port_max", &c->port_max, 1, 65535)) ||
+	    (rc = cfg_dur(x, g, "media.", "port_quarantine", &c->port_quarantine_ms, false)))
+		return rc;
+	if (!ip_literal(c->media_ip))
+		return cfg_fail(x, config_setting_get_member(g, "ip"), "media.ip",
+		                "\"%s\" is not an IPv4 or IPv6 address", c->media_ip);
+	if (*c->media_advertise && !ip_literal(c->media_advertise))
+		return cfg_fail(x, config_setting_get_member(g, "advertise"), "media.advertise",
+		                "\"%s\" is not an IPv4 or IPv6 address", c->media_advertise);
+	if (c->port_min >= c->port_max) {
+		const config_setting_t *s = config_setting_get_member(g, "port_max");
+		return cfg_fail(x, s ? s : config_setting_get_member(g, "port_min"),
+		                s ? "media.port_max" : "media.port_min",
+		                "port_min (%d) must be below port_max (%d)", c->port_min,
+		                c->port_max);
+	}
+	return 0;
+}
+
+int config_parse_globals(const struct cfg_ctx *x, const config_setting_t *root, struct config *c)
+{
+	static const char *const known[] = {"data_dir",  "store",  "http",    "sip",
+	                                    "media",     "trunks", "tenants", "sweep_interval",
+	                                    "log_level", NULL};
+	static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+	int rc;
+
+	cfg_warn_unknown(x, root, "", known);
+	if ((rc = cfg_str(x, root, "", "data_dir", c->data_dir, sizeof(c->data_dir))) ||
+	    (rc = cfg_str(x, root, "", "log_level", c->log_level, sizeof(c->log_level))) ||
+	    (rc = cfg_dur(x, root, "", "sweep_interval", &c->sweep_interval_ms, true)))
+		return rc;
+	if (!*c->data_dir)
+		return cfg_fail(x, config_setting_get_member(root, "data_dir"), "data_dir",
+		                "must not be empty");
+	bool level_ok = false;
+	for (const char *const *l = levels; *l; l++)
+		level_ok |= strcmp(c->log_level, *l) == 0;
+	if (!level_ok)
+		return cfg_fail(x, config_setting_get_member(root, "log_level"), "log_level",
+		                "\"%s\" is not one of debug, info, warn, error", c->log_level);
+	if ((rc = parse_store(x, root, c)) || (rc = parse_http(x, root, c)) ||
+	    (rc = parse_sip(x, root, c)) || (rc = parse_media(x, root, c)))
+		return rc;
+	return 0;
+}
+
+/* "10.0.0.0/8", "2001:db8::/32", or a single address. */
+static const char *parse_cidr(const char *s, struct cidr *out)
+{
+	char addr[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	int max, base;
+
+	if (n == 0 || n >= sizeof(addr))
+		return "expected ADDR/PREFIX";
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, addr, out->addr + 12) == 1) {
+		out->addr[10] = out->addr[11] = 0xff;
+		max = 32;
+		base = 96;
+	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		max = 128;
+		base = 0;
+	} else {
+		return "not an IPv4 or IPv6 address";
+	}
+	int prefix = max;
+	if (slash) {
+		char *end;
+		const char *p = slash + 1;
+		long v = (*p >= '0' && *p <= '9') ? strtol(p, &end, 10) : -1;
+		if (v < 0 || v > max || *end)
+			return max == 32 ? "prefix must be 0..32" : "prefix must be 0..128";
+		prefix = (int)v;
+	}
+	out->prefix = base + prefix;
+	for (int bit = out->prefix; bit < 128; bit++) /* host bits do not matter */
+		out->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+	return NULL;
+}
+
+static int parse_trunk(const struct cfg_ctx *x, const config_setting_t *g, const char *prefix,
+                       struct trunk *t)
+{
+	static const char *const known[] = {"name",        "allow",    "silent_deny", "outbound",
+	                                    "dial_format", "latch",    "username",    "password",
+	                                    "realm",       "register", NULL};
+	const config_setting_t *allow;
+	char path[160];
+	int rc;
+
+	snprintf(t->dial_format, sizeof(t->dial_format), "e164");
+	snprintf(t->latch, sizeof(t->latch), "learn");
+	cfg_warn_unknown(x, g, prefix, known);
+	if ((rc = cfg_str(x, g, prefix, "name", t->name, sizeof(t->name))) ||
+	    (rc = cfg_bool(x, g, prefix, "silent_deny", &t->silent_deny)) ||
+	    (rc = cfg_str(x, g, prefix, "outbound", t->outbound, sizeof(t->outbound))) ||
+	    (rc = cfg_str(x, g, prefix, "dial_format", t->dial_format, sizeof(t->dial_format))) ||
+	    (rc = cfg_str(x, g, prefix, "latch", t->latch, sizeof(t->latch))) ||
+	    (rc = cfg_str(x, g, prefix, "username", t->username, sizeof(t->username))) ||
+	    (rc = cfg_str(x, g, prefix, "password", t->password, sizeof(t->password))) ||
+	    (rc = cfg_str(x, g, prefix, "realm", t->realm, sizeof(t->realm))) ||
+	    (rc = cfg_bool(x, g, prefix, "register", &t->do_register)) ||
+	    (rc = cfg_strlist(x, g, prefix, "allow", &allow)))
+		return rc;
+
+#define TRUNK_FAIL(name, ...)                                                                      \
+	(snprintf(path, sizeof(path), "%s%s", prefix, name),                                       \
+	 cfg_fail(x, config_setting_get_member(g, name) ? config_setting_get_member(g, name) : g,  \
+	          path, __VA_ARGS__))
+	if (!*t->name)
+		return TRUNK_FAIL("name", "a trunk needs a name");
+	for (const char *p = t->name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			return TRUNK_FAIL("name", "\"%s\": use letters, digits, '_', '.', '-'",
+			                  t->name);
+	if (*t->outbound && strncmp(t->outbound, "sip:", 4) && strncmp(t->outbound, "sips:", 5))
+		return TRUNK_FAIL("outbound", "\"%s\" is not a sip: or sips: URI", t->outbound);
+	if (strcmp(t->dial_format, "e164") && strcmp(t->dial_format, "national") &&
+	    strcmp(t->dial_format, "digits"))
+		return TRUNK_FAIL("dial_format", "\"%s\" is not one of e164, national, digits",
+		                  t->dial_format);
+	if (strcmp(t->latch, "strict") && strcmp(t->latch, "learn"))
+		return TRUNK_FAIL("latch", "\"%s\" is not one of strict, learn", t->latch);
+	if (t->do_register && (!*t->outbound || !*t->username))
+		return TRUNK_FAIL("register", "registering needs outbound and username");
+#undef TRUNK_FAIL
+
+	size_t n = allow ? (size_t)config_setting_length(allow) : 0;
+	if (n > 0 && !(t->allow = calloc(n, sizeof(*t->allow))))
+		return ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(allow, (unsigned)i);
+		const char *why = parse_cidr(config_setting_get_string(e), &t->allow[i]);
+		if (why) {
+			snprintf(path, sizeof(path), "%sallow[%zu]", prefix, i);
+			return cfg_fail(x, e, path, "\"%s\": %s", config_setting_get_string(e),
+			                why);
+		}
+		t->nallow = i + 1;
+	}
+	return 0;
+}
+
+int config_parse_trunks(const struct cfg_ctx *x, const config_setting_t *list, struct config *c)
+{
+	char prefix[32];
+
+	if (!config_setting_is_list(list) && !config_setting_is_array(list))
+		return cfg_fail(x, list, "trunks", "expected a list ( { ... }, ... )");
+	size_t n = (size_t)config_setting_length(list);
+	if (n > 0 && !(c->trunks = calloc(n, sizeof(*c->trunks))))
+		return ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		snprintf(prefix, sizeof(prefix), "trunks[%zu].", i);
+		c->ntrunks = i + 1; /* so a failure frees what was filled */
+		if (!config_setting_is_group(g)) {
+			prefix[strlen(prefix) - 1] = '\0';
+			return cfg_fail(x, g, prefix, "expected a group { ... }");
+		}
+		int rc = parse_trunk(x, g, prefix, &c->trunks[i]);
+		if (rc)
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->trunks[j].name, c->trunks[i].name) == 0)
+				return cfg_fail(x, config_setting_get_member(g, "name"),
+				                strcat(prefix, "name"),
+				                "trunk \"%s\" is defined twice (also trunks[%zu])",
+				                c->trunks[i].name, j);
+	}
+	return 0;
+}
