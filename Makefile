@@ -38,7 +38,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_r
 	PB_SANITIZER_LOG_DIR=$(SAN_LOG)
 
 # The reference's create example, verbatim body, against the embedded default.
-run: export CURL_CREATE := curl -s -u demo-key:demo-token -H 'Content-Type: application/json' \
+run: export CURL_CREATE := curl -s -w '\n' -u demo-key:demo-token -H 'Content-Type: application/json' \
 http://127.0.0.1:8080/v1/tenants/demo/greenpin -d '{"transaction_id": "random_string", \
 "a": {"vns": ["6292134471", "6292134464"], "numbers": ["7987686144"], "pin": "123", "pin_length": 2}, \
 "b": {"vns": ["6292134465", "6292134464"], "numbers": ["9956555625"], "pin": "234", "pin_length": "3"}, \
@@ -78,7 +78,7 @@ run: build
 	@echo "tenant demo (key demo-key, token demo-token). Create an allocation from another terminal:"
 	@echo
 	@printf '  %s\n\n' "$$CURL_CREATE"
-	exec ./$(BUILD)/pinbridge $(ARGS)
+	@exec $(BUILD)/pinbridge $(ARGS)
 
 test: setup
 	@tests/run-tests.sh $(BUILD)
