@@ -111,8 +111,17 @@ while IFS=$'\t' read -r name cmd; do
 	rc=$?
 	cat "$log"
 	# cmocka prints one summary per group; sum them all.
-	p=$(awk '/^\[  PASSED  \] [0-9]+ test\(s\)/ { n += $4 } END { print n + 0 }' "$log")
-	f=$(awk '/^\[  FAILED  \] [0-9]+ test\(s\)/ { n += $4 } END { print n + 0 }' "$log")
+	# A group whose setup fails reports its cases neither passed nor failed:
+	# count every announced case that did not pass (and was not skipped).
+	read -r p f < <(awk '
+		/^\[==========\] Running [0-9]+ test\(s\)/ { run += $3 }
+		/^\[  PASSED  \] [0-9]+ test\(s\)/ { pass += $4 }
+		/^\[  FAILED  \] [0-9]+ test\(s\)/ { fail += $4 }
+		/^\[  SKIPPED \] [0-9]+ test\(s\)/ { skip += $4 }
+		END {
+			if (run - pass - skip > fail) fail = run - pass - skip
+			print pass + 0, fail + 0
+		}' "$log")
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$rc" -eq 0 ] && ! grep -q '^\[==========\]' "$log"; then
 		p=1 # not a cmocka binary: one test, judged by its exit status
 	fi
