@@ -187,8 +187,8 @@ static int config_read_tree(config_t *lc, const char *path, const struct cfg_ctx
 int config_load(const char *path, const struct config_overrides *ov, struct config **out, char *err,
                 size_t errlen)
 {
-	struct cfg_ctx x = {path ? path : "<embedded>", err, errlen};
-	struct cfg_ctx xd = {"<embedded>", err, errlen};
+	struct cfg_ctx x = {path ? path : "<embedded>", err, errlen, false};
+	struct cfg_ctx xd = {"<embedded>", err, errlen, false};
 	config_t lc, def;
 	struct config_priv *p = NULL;
 	int rc;
@@ -224,6 +224,7 @@ int config_load(const char *path, const struct config_overrides *ov, struct conf
 		if (!tenants) {
 			tenants = config_lookup(&def, "tenants");
 			xn = &xd;
+			xd.default_tenants = trunks != config_lookup(&def, "trunks");
 		}
 	}
 	if ((rc = config_parse_trunks(xt, trunks, c)) ||

@@ -34,6 +34,9 @@ struct cfg_ctx {
 	const char *file; /* path or "<embedded>", for settings libconfig has no file for */
 	char *err;
 	size_t errlen;
+	/* The embedded tenants list under a file's own trunks: a tenant's trunk
+	 * name that no trunk has falls back to the only trunk there is. */
+	bool default_tenants;
 };
 
 /* Writes "<file>:<line>: <path>: <what>" for setting s into x->err and

@@ -360,6 +360,13 @@ static int resolve_trunk(const struct cfg_ctx *x, const config_setting_t *g, con
 	char path[160];
 
 	snprintf(path, sizeof(path), "%strunk", pre);
+	if (x->default_tenants) {
+		bool found = false;
+		for (size_t i = 0; i < c->ntrunks && !found; i++)
+			found = strcmp(c->trunks[i].name, t->trunk) == 0;
+		if (!found)
+			t->trunk[0] = '\0';
+	}
 	if (!*t->trunk) {
 		if (c->ntrunks == 1) {
 			t->trunk_ref = &c->trunks[0];
