@@ -162,22 +162,26 @@ ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a
 
 fs=$(df -PT "$work" | awk 'NR == 2 { print $2 " on " $1 }')
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
+report() {
+	echo "pinbridge API benchmark ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
+	echo "machine: $(nproc) cores ($cpu), data on $fs"
+	echo "wrk: $WT threads, $CONNS connections, ${SECS}s per run; pinbridge and baseline: $HT HTTP threads"
+	echo
+	printf '%-38s %12s %10s %10s %8s\n' "run" "req/s" "p50" "p99" "non-2xx"
+	printf '%-38s %12s %10s %10s %8s\n' "pinbridge GET /greenpin/{id}" "$(num "$(field get rps)")" \
+		"$(ms "$(field get p50_us)")" "$(ms "$(field get p99_us)")" "$(field get bad_status)"
+	printf '%-38s %12s %10s %10s %8s\n' "baseline MHD, fixed ${body_len}-byte body" \
+		"$(num "$(field base rps)")" "$(ms "$(field base p50_us)")" "$(ms "$(field base p99_us)")" \
+		"$(field base bad_status)"
+	printf '%-38s %12s %10s %10s %8s\n' "pinbridge create+delete (all writes)" "$wps" \
+		"$(ms "$(field cd p50_us)")" "$(ms "$(field cd p99_us)")" "$(field cd failures)"
+	printf '%-38s %12s\n' "  of which creates" "$cps"
+	printf '%-38s %12s\n' "LMDB raw synced commits (1 per write)" "${raw:-n/a}"
+	echo
+	echo "GET vs baseline server:        $(ratio "$(field get rps)" "$(field base rps)")x (target >= 0.5x)"
+	echo "durable creates/s:             $cps (target >= 2000/s)"
+	echo "creates/s vs raw commits/s:    $(ratio "$cps" "$raw")x (target > 1x; all writes: $(ratio "$wps" "$raw")x)"
+}
 echo
-echo "pinbridge API benchmark ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
-echo "machine: $(nproc) cores ($cpu), data on $fs"
-echo "wrk: $WT threads, $CONNS connections, ${SECS}s per run; pinbridge and baseline: $HT HTTP threads"
-echo
-printf '%-38s %12s %10s %10s %8s\n' "run" "req/s" "p50" "p99" "non-2xx"
-printf '%-38s %12s %10s %10s %8s\n' "pinbridge GET /greenpin/{id}" "$(num "$(field get rps)")" \
-	"$(ms "$(field get p50_us)")" "$(ms "$(field get p99_us)")" "$(field get bad_status)"
-printf '%-38s %12s %10s %10s %8s\n' "baseline MHD, fixed ${body_len}-byte body" \
-	"$(num "$(field base rps)")" "$(ms "$(field base p50_us)")" "$(ms "$(field base p99_us)")" \
-	"$(field base bad_status)"
-printf '%-38s %12s %10s %10s %8s\n' "pinbridge create+delete (all writes)" "$wps" \
-	"$(ms "$(field cd p50_us)")" "$(ms "$(field cd p99_us)")" "$(field cd failures)"
-printf '%-38s %12s\n' "  of which creates" "$cps"
-printf '%-38s %12s\n' "LMDB raw synced commits (1 per write)" "${raw:-n/a}"
-echo
-echo "GET vs baseline server:        $(ratio "$(field get rps)" "$(field base rps)")x (target >= 0.5x)"
-echo "durable creates/s:             $cps (target >= 2000/s)"
-echo "creates/s vs raw commits/s:    $(ratio "$cps" "$raw")x (target > 1x; all writes: $(ratio "$wps" "$raw")x)"
+# The table also lands in BUILD_DIR/bench-api.txt, for pasting into the README.
+report | tee "$B/bench-api.txt"
