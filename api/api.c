@@ -284,15 +284,17 @@ int api_start(struct api **ap, struct alloc_service *svc, const char *listen, in
 		    {MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL},
 		    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL},
 		    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, a},
-		    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, a},
 		    /* Last, so that with one thread it ends the list. */
 		    {pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)pool, NULL},
 		    {MHD_OPTION_END, 0, NULL},
 		};
 
 		errno = 0;
-		a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_ARRAY,
-		                             opts, MHD_OPTION_END);
+		/* The logger must come first, or MHD reports problems with the
+		 * other options through its own. */
+		a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+		                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+		                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (!a->daemon) {
 		err = errno ? errno : EIO;

@@ -105,6 +105,22 @@ static void path_id(const char *s, uint8_t id[STORE_ID_LEN])
 		memset(id, 0xff, STORE_ID_LEN);
 }
 
+static bool id_malformed(const uint8_t id[STORE_ID_LEN])
+{
+	static const uint8_t ones[STORE_ID_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	                                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+	return memcmp(id, ones, STORE_ID_LEN) == 0;
+}
+
+/* Core's 404 would name the stand-in id; name the one the client sent. */
+static void not_found_id(struct alloc_result *res, const char *raw)
+{
+	memset(res, 0, sizeof(*res));
+	res->code = AC_NOT_FOUND;
+	snprintf(res->message, sizeof(res->message), "no allocation with greenpin_id %.64s", raw);
+}
+
 /* ---- /v1/tenants/{t}/greenpin ---- */
 
 static enum MHD_Result filter_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -265,6 +281,19 @@ static void do_bulk(struct api *a, struct api_request *q, const char *method,
 			path_id(b.ids[i], b.items[i].id);
 	}
 	alloc_bulk_update(a->svc, cfg, t, b.items, b.n, res);
+	/* An item without greenpin_id fails alone in core (code 3), changing
+	 * nothing; when its shape is also wrong (not an object, wrong types),
+	 * the body stage's 5 comes before 3. */
+	for (i = 0; i < b.n; i++) {
+		if (b.items[i].has_id && res[i].code == AC_NOT_FOUND && id_malformed(b.items[i].id))
+			not_found_id(&res[i], b.ids[i][0] == '?' ? "(not a string)" : b.ids[i]);
+		if (!b.items[i].has_id && b.items[i].parse_code != AC_OK) {
+			memset(&res[i], 0, sizeof(res[i]));
+			res[i].code = b.items[i].parse_code;
+			snprintf(res[i].message, sizeof(res[i].message), "%s",
+			         b.items[i].parse_msg);
+		}
+	}
 	api_reply_json(&q->reply, 200, bulk_json(q, method, t, res, b.n));
 out:
 	free(res);
@@ -331,41 +360,38 @@ static void do_number_add(struct api *a, struct api_request *q, const char *meth
 static void route_item(struct api *a, struct api_request *q, const char *method,
                        const struct config *cfg, const struct tenant *t, const struct path *p)
 {
+	unsigned allowed = p->n == 5 ? M_GET | M_PUT | M_DELETE : p->n == 7 ? M_POST : M_DELETE;
+	unsigned m = method_bit(method);
 	uint8_t id[STORE_ID_LEN];
 	struct alloc_result res;
-	unsigned m = method_bit(method);
-	int side;
+	int side = p->n > 5 && !strcmp(p->seg[5], "b") ? STORE_B : STORE_A;
 
+	if (!(m & allowed)) {
+		method_not_allowed(q, method, allowed);
+		return;
+	}
 	path_id(p->seg[4], id);
 	memset(&res, 0, sizeof(res));
-	if (p->n == 5) {
-		if (m == M_GET) {
-			alloc_get(a->svc, t, id, &res);
-		} else if (m == M_DELETE) {
-			alloc_delete(a->svc, t, id, &res);
-		} else if (m == M_PUT) {
-			do_update(a, q, method, cfg, t, id);
-			return;
-		} else {
-			method_not_allowed(q, method, M_GET | M_PUT | M_DELETE);
-			return;
-		}
+	/* Target first (after auth and version): a malformed id is a 404. */
+	if (id_malformed(id)) {
+		not_found_id(&res, p->seg[4]);
 		api_reply_result(&q->reply, q, method, t, &res, false);
 		return;
 	}
-	side = !strcmp(p->seg[5], "a") ? STORE_A : STORE_B;
+	if (p->n == 5 && m == M_PUT) {
+		do_update(a, q, method, cfg, t, id);
+		return;
+	}
 	if (p->n == 7) {
-		if (m == M_POST)
-			do_number_add(a, q, method, cfg, t, id, side);
-		else
-			method_not_allowed(q, method, M_POST);
+		do_number_add(a, q, method, cfg, t, id, side);
 		return;
 	}
-	if (m != M_DELETE) {
-		method_not_allowed(q, method, M_DELETE);
-		return;
-	}
-	alloc_number_remove(a->svc, cfg, t, id, side, p->seg[7], &res);
+	if (p->n == 8)
+		alloc_number_remove(a->svc, cfg, t, id, side, p->seg[7], &res);
+	else if (m == M_GET)
+		alloc_get(a->svc, t, id, &res);
+	else
+		alloc_delete(a->svc, t, id, &res);
 	api_reply_result(&q->reply, q, method, t, &res, false);
 }
 
