@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CMDLINE "<command line>"
 
@@ -146,15 +147,61 @@ static int config_finish(const struct cfg_ctx *x, struct config_priv *p)
 	return 0;
 }
 
+/* The whole file as a string; 0 or an errno value. */
+static int config_slurp(const char *path, char **out)
+{
+	enum { MAX = 16 << 20 }; /* a config file, not a database */
+	struct stat st;
+	FILE *f = fopen(path, "r");
+	size_t cap = 0, n = 0;
+	char *buf = NULL;
+	int rc = 0;
+
+	if (!f)
+		return errno;
+	if (fstat(fileno(f), &st) != 0)
+		rc = errno;
+	else if (S_ISDIR(st.st_mode))
+		rc = EISDIR;
+	for (bool eof = false; !rc && !eof;) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			char *grown = cap < MAX ? realloc(buf, ncap + 1) : NULL;
+			if (!grown) {
+				rc = cap < MAX ? ENOMEM : EFBIG;
+				break;
+			}
+			buf = grown;
+			cap = ncap;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0 && ferror(f))
+			rc = EIO;
+		eof = got == 0;
+	}
+	if (!rc && memchr(buf, '\0', n))
+		rc = EINVAL; /* binary, not a config file */
+	fclose(f);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
 /* Reads path (or the embedded text) into lc; one message on failure. */
 static int config_read_tree(config_t *lc, const char *path, const struct cfg_ctx *x)
 {
 	int ok;
 
 	if (path) {
-		FILE *f = fopen(path, "r");
-		if (!f) {
-			int rc = errno;
+		/* Read it ourselves: libconfig's scanner exit()s on a read error. */
+		char *text = NULL;
+		int rc = config_slurp(path, &text);
+		if (rc) {
 			if (x->err && x->errlen)
 				snprintf(x->err, x->errlen, "%s:0: cannot read: %s", path,
 				         strerror(rc));
@@ -164,8 +211,8 @@ static int config_read_tree(config_t *lc, const char *path, const struct cfg_ctx
 		if (copy) /* @include "x.conf" is relative to the including file */
 			config_set_include_dir(lc, dirname(copy));
 		free(copy);
-		ok = config_read(lc, f);
-		fclose(f);
+		ok = config_read_string(lc, text);
+		free(text);
 	} else {
 		ok = config_read_string(lc, config_default_text);
 	}
