@@ -224,6 +224,39 @@ static void test_subset_file(void **state)
 	config_unref(c);
 }
 
+static void test_sizes_and_addresses(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		uint64_t bytes;
+	} sizes[] = {{"\"8G\"", 8ULL << 30}, {"\"512M\"", 512ULL << 20}, {"\"64K\"", 64ULL << 10},
+	             {"\"1T\"", 1ULL << 40}, {"1048576", 1048576},       {"\"65536\"", 65536}};
+	char text[256];
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(text, sizeof(text), "store = { map_size = %s; };\n", sizes[i].text);
+		struct config *c = load_text(text, NULL);
+		assert_true(c->map_size == sizes[i].bytes);
+		config_unref(c);
+	}
+	expect_error("store = { map_size = \"0\"; };\n", 1, "store.map_size", NULL);
+	expect_error("store = { map_size = \"8GB\"; };\n", 1, "store.map_size", NULL);
+	expect_error("store = { map_size = \"99999999999T\"; };\n", 1, "store.map_size",
+	             "too large");
+
+	struct config *c =
+	    load_text("media = { ip = \"::1\"; advertise = \"203.0.113.7\"; };\n"
+	              "http = { listen = \"[::1]:8080\"; };\n"
+	              "sip = { listen = [\"tls:[::1]:5061\", \"udp:sip.example.com:5060\"]; "
+	              "advertise = \"203.0.113.7\"; };\n",
+	              NULL);
+	assert_string_equal(c->media_ip, "::1");
+	assert_string_equal(c->media_advertise, "203.0.113.7");
+	assert_string_equal(c->sip_listen[0], "tls:[::1]:5061");
+	assert_int_equal(c->nsip_listen, 2);
+	config_unref(c);
+}
+
 static void test_syntax_and_io_errors(void **state)
 {
 	(void)state;
@@ -628,6 +661,7 @@ int main(void)
 	    cmocka_unit_test(test_embedded_default),
 	    cmocka_unit_test(test_empty_file_is_default),
 	    cmocka_unit_test(test_subset_file),
+	    cmocka_unit_test(test_sizes_and_addresses),
 	    cmocka_unit_test(test_syntax_and_io_errors),
 	    cmocka_unit_test(test_type_and_range_errors),
 	    cmocka_unit_test(test_trunk_errors),
