@@ -138,8 +138,9 @@ static enum MHD_Result filter_arg(void *cls, enum MHD_ValueKind kind, const char
 		return MHD_YES;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!strcmp(key, names[i])) {
-			if (!*slot[i]) /* the first of repeated parameters counts */
-				*slot[i] = value ? value : "";
+			/* The last of repeated parameters counts: a client following
+			 * next_cursor may append cursor= to a query that had one. */
+			*slot[i] = value ? value : "";
 			return MHD_YES;
 		}
 	}
