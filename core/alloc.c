@@ -74,7 +74,9 @@ static int step_end(struct alloc_result *res, struct alloc_err *e, int rc,
 static int settle(struct store_txn *txn, struct alloc_draft *d, struct alloc_err *e)
 {
 	struct store_alloc *rec = &d->rec;
-	int rc = alloc_check_r1(txn, rec, e);
+	bool pinned[2] = {rec->side[0].pin[0] || d->pin_gen[0],
+	                  rec->side[1].pin[0] || d->pin_gen[1]};
+	int rc = alloc_check_r1(txn, rec, pinned, e);
 
 	/* a first; it must respect b's PIN when b keeps one, and b respects a's. */
 	bool b_kept = d->pin_gen[STORE_B] == 0 && rec->side[STORE_B].pin[0];

@@ -42,8 +42,10 @@ bool alloc_side_direct(const struct store_alloc *rec, int s);
  * or a positive errno from the store. */
 
 /* R1 for rec against every other active allocation (rec's own old entries
- * must already be gone from the indexes): AC_ROUTING. */
-int alloc_check_r1(struct store_txn *txn, const struct store_alloc *rec, struct alloc_err *e);
+ * must already be gone from the indexes): AC_ROUTING. pinned[s]: side s has
+ * or is about to get a PIN (R1 runs before PINs are generated). */
+int alloc_check_r1(struct store_txn *txn, const struct store_alloc *rec, const bool pinned[2],
+                   struct alloc_err *e);
 
 /* Gives side s of rec a PIN: checks a set PIN free (or generates one of
  * gen_len digits) on every VN of the side, prefix-free against the index and

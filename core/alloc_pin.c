@@ -201,7 +201,7 @@ int alloc_pin_settle(struct store_txn *txn, struct store_alloc *rec, int s, int 
 	if (rc == ENOSPC) {
 		alloc_fail(e, AC_NO_PIN, "no free %d-digit PIN for side %s on its VNs", gen_len,
 		           side_name[s]);
-		return AC_NO_PIN;
+		return -1;
 	}
 	if (rc == 0)
 		memcpy(side->pin, cand, sizeof(side->pin));

@@ -9,6 +9,7 @@
 struct r1_walk {
 	struct store_txn *txn;
 	const struct store_alloc *rec;
+	bool direct; /* rec's side reaches it without a PIN */
 	int side;
 	const char *vn, *number;
 	struct alloc_err *e;
@@ -23,7 +24,7 @@ static int r1_hit(void *arg, const struct store_num_hit *hit)
 
 	if (memcmp(hit->id, w->rec->id, STORE_ID_LEN) == 0)
 		return 0;
-	if (!alloc_side_direct(w->rec, w->side)) {
+	if (!w->direct) {
 		int rc = store_alloc_get(w->txn, hit->id, &other);
 
 		if (rc != 0) {
@@ -42,7 +43,8 @@ static int r1_hit(void *arg, const struct store_num_hit *hit)
 	return 1;
 }
 
-int alloc_check_r1(struct store_txn *txn, const struct store_alloc *rec, struct alloc_err *e)
+int alloc_check_r1(struct store_txn *txn, const struct store_alloc *rec, const bool pinned[2],
+                   struct alloc_err *e)
 {
 	struct r1_walk w = {.txn = txn, .rec = rec, .e = e};
 
@@ -50,6 +52,7 @@ int alloc_check_r1(struct store_txn *txn, const struct store_alloc *rec, struct 
 		const struct store_side *side = &rec->side[s];
 
 		w.side = s;
+		w.direct = !pinned[s] && (s == STORE_A || rec->usage == STORE_TWOWAY);
 		for (uint8_t v = 0; v < side->nvns; v++)
 			for (uint8_t n = 0; n < side->nnumbers; n++) {
 				int rc;

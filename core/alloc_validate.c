@@ -208,6 +208,16 @@ static int check_dups(const char *what, int s, char list[][STORE_NUM_LEN], uint8
 	return 0;
 }
 
+static bool country_allowed(const struct tenant *t, const char *e164)
+{
+	const char *codes[16];
+	size_t n = t->ncountries < 16 ? t->ncountries : 16;
+
+	for (size_t i = 0; i < n; i++)
+		codes[i] = t->countries[i];
+	return number_country_allowed(e164, codes, n);
+}
+
 static bool list_has(char list[][STORE_NUM_LEN], uint8_t n, const char *num)
 {
 	for (uint8_t i = 0; i < n; i++)
@@ -294,7 +304,10 @@ static void plan_pins(const struct tenant *t, const struct store_alloc *old,
 		if (!pin_enabled(t, s)) {
 			side->pin[0] = '\0';
 		} else if (sr->has_pin) {
-			snprintf(side->pin, sizeof(side->pin), "%s", sr->pin);
+			size_t n = strnlen(sr->pin, STORE_PIN_MAX); /* checked: 1..9 digits */
+
+			memcpy(side->pin, sr->pin, n);
+			side->pin[n] = '\0';
 			d->pin_check[s] = true;
 		} else if (sr->has_pin_length) {
 			d->pin_gen[s] = sr->pin_length;
@@ -368,9 +381,7 @@ int alloc_check_body(const struct config *cfg, const struct tenant *t,
 	/* 15 */
 	for (int s = 0; s < 2; s++)
 		for (uint8_t i = 0; req->side[s].has_numbers && i < r->side[s].nnumbers; i++)
-			if (!number_country_allowed(r->side[s].numbers[i],
-			                            (const char *const *)t->countries,
-			                            t->ncountries)) {
+			if (!country_allowed(t, r->side[s].numbers[i])) {
 				alloc_fail(e, AC_COUNTRY,
 				           "%s.numbers[%u] %s: that country is not enabled for "
 				           "this tenant",
