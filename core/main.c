@@ -27,7 +27,7 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fputs("usage: pinbridge [--config FILE] [--check-config] [--data DIR]\n"
+	fputs("usage: pinbridge [--config FILE] [--check-config [FILE]] [--data DIR]\n"
 	      "                 [--http ADDR:PORT] [--sip ADDR:PORT] [--rtp-ports MIN-MAX]\n"
 	      "Without --config, pinbridge runs on its embedded default (see README).\n",
 	      f);
@@ -75,6 +75,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return EXIT_CONFIG;
 		}
 	}
+	/* "--check-config FILE" reads as naturally as "--config FILE --check-config". */
+	if (o->check_only && !o->config && optind == argc - 1)
+		o->config = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr, "pinbridge: unexpected argument %s\n", argv[optind]);
 		return EXIT_CONFIG;
