@@ -70,7 +70,10 @@ void store_read_end(struct store_txn *t);
 /* --- writes --- */
 /* One step of a job, run on the writer thread inside its own nested
  * transaction. Return 0 to keep its changes, non-zero to roll them back (the
- * value is not interpreted; record the outcome in arg). */
+ * value is not interpreted; record the outcome in arg). A step that returns 0
+ * after a store write in it failed (ENOSPC...) fails its whole job with that
+ * error: the write is not there, so the job must not look committed. Steps
+ * must not call store_write() (EDEADLK); store_write_async() is fine. */
 typedef int (*store_step_fn)(struct store_txn *t, void *arg, size_t step);
 
 /* Runs steps 0..nsteps-1 of fn in order within one batch and waits until the
@@ -86,13 +89,19 @@ int store_write_async(struct store *s, store_step_fn fn, void *arg, size_t nstep
 		      store_done_fn done);
 
 /* --- allocations (any transaction unless it says "write") --- */
+/* The *_each and scan callbacks may query the same transaction, and in a
+ * write step may also write (a sweeper deletes what store_due_each hands it). */
 /* 0, or ENOENT. */
 int store_alloc_get(struct store_txn *t, const uint8_t id[STORE_ID_LEN], struct store_alloc *out);
 
 /* write: stores rec (new, or a new version of an existing id) and brings every
  * index in line with it: an active record is indexed in txn, vnpin, vnnum,
  * byvn; a vault record keeps only its vnpin entries while cooling. ENOSPC
- * when the map is full. */
+ * when the map is full. EEXIST, with nothing changed, when another active
+ * allocation holds its (tenant, txn_id) or one of its exact (vn, pin) keys,
+ * or when its a and b PINs are equal on a shared VN; a PIN another record
+ * holds only while cooling is taken over (the caller decides whether a cooling
+ * PIN may be reused). EINVAL when a field is out of range. */
 int store_alloc_put(struct store_txn *t, const struct store_alloc *rec);
 
 /* write: removes the record and every index entry of it (retention purge). */

@@ -70,9 +70,11 @@ static void mk(struct store_alloc *r, uint32_t n, unsigned nums)
 		sd->nnumbers = (uint8_t)nums;
 		sd->nvns = (uint8_t)nums;
 		for (unsigned i = 0; i < nums; i++) {
-			snprintf(sd->numbers[i], STORE_NUM_LEN, "+%d%07u%02u", s + 1, n % 10000000u,
-			         i % 100u);
-			snprintf(sd->vns[i], STORE_NUM_LEN, "+9%d%08u", s, i);
+			char c = s ? '2' : '1';
+
+			snprintf(sd->numbers[i], STORE_NUM_LEN, "+%c%07u%02u", c, n % 10000000u,
+				 i % 100u);
+			snprintf(sd->vns[i], STORE_NUM_LEN, "+9%c%08u", c, i % 100u);
 		}
 	}
 	snprintf(r->side[0].pin, sizeof(r->side[0].pin), "%u", 100000000u + n);

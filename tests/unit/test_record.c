@@ -32,8 +32,8 @@ static void full_record(struct store_alloc *r)
 
 		sd->nnumbers = sd->nvns = STORE_MAX_NUMS;
 		for (int i = 0; i < STORE_MAX_NUMS; i++) {
-			snprintf(sd->numbers[i], STORE_NUM_LEN, "+%d%014d", s + 1, i);
-			snprintf(sd->vns[i], STORE_NUM_LEN, "+9%014d", 10 * s + i);
+			snprintf(sd->numbers[i], STORE_NUM_LEN, "+%c%014u", s ? '2' : '1', i % 10u);
+			snprintf(sd->vns[i], STORE_NUM_LEN, "+9%014u", (10u * s + i) % 100u);
 		}
 		fill(sd->pin, STORE_PIN_MAX, (char)('1' + s));
 		sd->open = s == 0;
