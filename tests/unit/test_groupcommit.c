@@ -73,7 +73,7 @@ static void mk(struct store_alloc *r, uint32_t n, unsigned nums)
 			char c = s ? '2' : '1';
 
 			snprintf(sd->numbers[i], STORE_NUM_LEN, "+%c%07u%02u", c, n % 10000000u,
-				 i % 100u);
+			         i % 100u);
 			snprintf(sd->vns[i], STORE_NUM_LEN, "+9%c%08u", c, i % 100u);
 		}
 	}
