@@ -250,9 +250,9 @@ int api_start(struct api **ap, struct alloc_service *svc, const char *listen, in
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	unsigned pool = threads > 1 ? (unsigned)threads : 1;
-	/* Enough for keep-alive clients of every pool thread; MHD splits the
-	 * limit between the threads. */
-	unsigned limit = pool * 64 > 1024 ? pool * 64 : 1024;
+	/* Enough for keep-alive clients of every pool thread: MHD splits the
+	 * limit between the threads, and connections spread unevenly. */
+	unsigned limit = pool * 256 > 4096 ? pool * 256 : 4096;
 	struct api *a;
 	bool v6 = false;
 	int err;
