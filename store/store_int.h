@@ -47,6 +47,7 @@ struct store {
 	struct store_job *head, *tail;
 	bool stopping;
 	bool writer_started;
+	unsigned waiters; /* threads inside store_write(); close waits them out */
 	pthread_t writer;
 	uint64_t batches, jobs, commit_errors;
 	uint64_t batch_hist[8];

@@ -225,6 +225,12 @@ void store_writer_stop(struct store *s)
 	pthread_mutex_unlock(&s->mu);
 	if (s->writer_started)
 		pthread_join(s->writer, NULL);
+	/* Woken waiters may not have left store_write() yet; they still need
+	 * the mutex and condition variable. */
+	pthread_mutex_lock(&s->mu);
+	while (s->waiters)
+		pthread_cond_wait(&s->done, &s->mu);
+	pthread_mutex_unlock(&s->mu);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
 	pthread_mutex_destroy(&s->mu);
@@ -264,8 +270,11 @@ int store_write(struct store *s, store_step_fn fn, void *arg, size_t nsteps)
 		pthread_mutex_unlock(&s->mu);
 		return ESHUTDOWN;
 	}
+	s->waiters++;
 	while (!j.finished)
 		pthread_cond_wait(&s->done, &s->mu);
+	if (--s->waiters == 0 && s->stopping)
+		pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->mu);
 	return j.rc;
 }
