@@ -192,20 +192,27 @@ out:
 	alloc_page_free(&page);
 }
 
+/* The request's body as core's request; a too-large one was not kept, and
+ * its code 5 is answered 413 (api_reply_result's too_large). */
+static void body_req(const struct api_request *q, struct alloc_req *req)
+{
+	if (!q->too_large) {
+		api_parse_alloc_req(q->body ? q->body : "", q->len, req);
+		return;
+	}
+	memset(req, 0, sizeof(*req));
+	req->parse_code = AC_BAD_PARAM;
+	snprintf(req->parse_msg, sizeof(req->parse_msg), "body is larger than %d bytes",
+	         API_BODY_MAX);
+}
+
 static void do_create(struct api *a, struct api_request *q, const char *method,
                       const struct config *cfg, const struct tenant *t)
 {
 	struct alloc_req req;
 	struct alloc_result res;
 
-	if (q->too_large) {
-		memset(&req, 0, sizeof(req));
-		req.parse_code = AC_BAD_PARAM;
-		snprintf(req.parse_msg, sizeof(req.parse_msg), "body is larger than %d bytes",
-		         API_BODY_MAX);
-	} else {
-		api_parse_alloc_req(q->body ? q->body : "", q->len, &req);
-	}
+	body_req(q, &req);
 	memset(&res, 0, sizeof(res));
 	alloc_create(a->svc, cfg, t, &req, &res);
 	api_reply_result(&q->reply, q, method, t, &res, q->too_large);
@@ -309,14 +316,7 @@ static void do_update(struct api *a, struct api_request *q, const char *method,
 	struct alloc_req req;
 	struct alloc_result res;
 
-	if (q->too_large) {
-		memset(&req, 0, sizeof(req));
-		req.parse_code = AC_BAD_PARAM;
-		snprintf(req.parse_msg, sizeof(req.parse_msg), "body is larger than %d bytes",
-		         API_BODY_MAX);
-	} else {
-		api_parse_alloc_req(q->body ? q->body : "", q->len, &req);
-	}
+	body_req(q, &req);
 	memset(&res, 0, sizeof(res));
 	alloc_update(a->svc, cfg, t, id, &req, &res);
 	api_reply_result(&q->reply, q, method, t, &res, q->too_large);
