@@ -27,7 +27,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 
 ASAN_OPTS := -Db_sanitize=address,undefined -Db_lundef=false
-FUZZ_OPTS := -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+# tests/fuzz/meson.build adds -fsanitize=fuzzer,address,undefined to its harnesses.
+FUZZ_OPTS := -Dfuzz=true -Db_lundef=false
 
 # Sanitizer settings for the ASan+UBSan run. Reports go to files as well as
 # making the process fail, so a report from a server the tests only talk to
@@ -44,7 +45,7 @@ http://127.0.0.1:8080/v1/tenants/demo/greenpin -d '{"transaction_id": "random_st
 "b": {"vns": ["6292134465", "6292134464"], "numbers": ["9956555625"], "pin": "234", "pin_length": "3"}, \
 "usage": "twoway", "deallocation_policy": {"duration": "1200s"}}'
 
-.PHONY: all deps setup build run test asan asan-build fuzz fuzz-build bench format \
+.PHONY: all deps setup build run test asan asan-build fuzz bench format \
 	format-check clean
 
 all: build
@@ -96,9 +97,6 @@ asan: deps $(ASAN_BUILD)/build.ninja
 $(FUZZ_BUILD)/build.ninja: | deps
 	CC=clang meson setup $(FUZZ_BUILD) $(FUZZ_OPTS) || \
 		CC=clang meson setup --wipe $(FUZZ_BUILD) $(FUZZ_OPTS)
-
-fuzz-build: deps $(FUZZ_BUILD)/build.ninja
-	ninja -C $(FUZZ_BUILD)
 
 # Each libFuzzer harness of tests/fuzz for FUZZ_SECONDS; a crash is a failure.
 fuzz: deps $(FUZZ_BUILD)/build.ninja
