@@ -130,3 +130,17 @@ def test_list_only_own_tenant(server, dealer):
         assert d["greenpin_id"] not in ids(r.json["data"]["greenpins"])
     else:
         assert r.status in (400, 403), r
+
+
+def test_dates_are_in_the_tenants_timezone(server, dealer):
+    v = dealer.take("acme")[0]
+    d = ok(server.create({"transaction_id": txn(), "a": {"vns": [v]}, "b": {"numbers": [number()]}}, tenant="acme"))
+    now = time.time()
+    ist = 5 * 3600 + 1800
+
+    def found(ts):
+        return d["greenpin_id"] in ids(server.list_all("vn=%s&created_from=%s" % (q(v), q(ts)), tenant="acme"))
+
+    assert not found(fmt_time(now + 3600, ist)), "acme's dates are +05:30"
+    assert found(fmt_time(now - 3600, ist))
+    assert found(fmt_time(now + 3600))  # read as +05:30 this is 4.5 h ago

@@ -180,3 +180,68 @@ def test_update_keeps_transaction_id_and_id(server, dealer):
     u = ok(server.update(d["greenpin_id"], {"usage": "oneway", "transaction_id": "ignored-" + txn()}))
     assert u["greenpin_id"] == d["greenpin_id"]
     assert u["state"] == "active"
+
+
+def test_moving_a_side_onto_the_other_sides_vn_rechecks_ab_pins(server, dealer):
+    va, vb = dealer.take("pins", 2)
+    d = ok(server.create({"transaction_id": txn(), "a": {"vns": [va], "pin": "12"},
+                          "b": {"vns": [vb], "numbers": [number()], "pin": "123"}}, tenant="pins"))
+    err(server.update(d["greenpin_id"], {"b": {"vns": [va]}}, tenant="pins"), 452, 4)
+    err(server.update(d["greenpin_id"], {"a": {"vns": [vb]}}, tenant="pins"), 452, 4)
+    err(server.update(d["greenpin_id"], {"a": {"vns": [va, vb]}}, tenant="pins"), 452, 4)
+    assert ok(server.get(d["greenpin_id"], tenant="pins")) == d
+
+
+def test_pin_clashing_with_own_other_side_on_shared_vn(server, dealer):
+    v = dealer.take("pins")[0]
+    d = ok(server.create({"transaction_id": txn(), "a": {"vns": [v], "pin": "55"},
+                          "b": {"numbers": [number()], "pin": "66"}}, tenant="pins"))
+    for p in ("66", "6", "661"):
+        err(server.update(d["greenpin_id"], {"a": {"pin": p}}, tenant="pins"), 452, 4)
+    # swapping both at once is consistent with itself
+    u = ok(server.update(d["greenpin_id"], {"a": {"pin": "66"}, "b": {"pin": "55"}}, tenant="pins"))
+    assert (u["a"]["pin"], u["b"]["pin"]) == ("66", "55")
+
+
+def test_disabled_side_pin_fields_are_not_updatable(server, dealer):
+    d = make(server, dealer)
+    err(server.update(d["greenpin_id"], {"b": {"pin_length": 5}}), 400, 3)
+    err(server.update(d["greenpin_id"], {"b": {"pin": "5"}}), 400, 3)
+    assert "pin" not in ok(server.get(d["greenpin_id"]))["b"]
+
+
+def test_usage_switch_to_no_call_flow_is_50(server, dealer):
+    v = dealer.take("nopin")[0]
+    d = ok(server.create({"transaction_id": txn(), "a": {"vns": [v]}, "b": {"numbers": [number()]}}, tenant="nopin"))
+    err(server.update(d["greenpin_id"], {"usage": "oneway"}, tenant="nopin"), 422, 50)
+    n = number()
+    d2 = ok(server.create({"transaction_id": txn(), "a": {"vns": [v], "numbers": [n]}, "b": {"numbers": [number()]},
+                           "usage": "oneway"}, tenant="nopin"))
+    err(server.remove_number(d2["greenpin_id"], "a", n, tenant="nopin"), 422, 50)
+    assert ok(server.get(d["greenpin_id"], tenant="nopin"))["usage"] == "twoway"
+    assert ok(server.get(d2["greenpin_id"], tenant="nopin"))["a"]["numbers"] == [n]
+
+
+def test_explicit_equal_vns_do_not_follow(server, dealer):
+    v1, v2 = dealer.take("demo", 2)
+    d = ok(server.create({"transaction_id": txn(), "a": {"vns": [v1]}, "b": {"vns": [v1], "numbers": [number()]}}))
+    u = ok(server.update(d["greenpin_id"], {"a": {"vns": [v2]}}))
+    assert vns(u, "a") == [v2] and vns(u, "b") == [v1], "b's VNs were given, not taken from a"
+
+
+def test_following_side_is_r1_checked_on_its_new_vns(server, dealer):
+    v1, v2 = dealer.take("nopin", 2)
+    y = number()
+    ok(server.create({"transaction_id": txn(), "a": {"vns": [v1], "numbers": [number()]}, "b": {"numbers": [y]}},
+                     tenant="nopin"))
+    d = ok(server.create({"transaction_id": txn(), "a": {"vns": [v2], "numbers": [number()]}, "b": {"numbers": [y]}},
+                         tenant="nopin"))
+    err(server.update(d["greenpin_id"], {"a": {"vns": [v1]}}, tenant="nopin"), 409, 19)
+    assert vns(ok(server.get(d["greenpin_id"], tenant="nopin")), "b") == [v2]
+
+
+def test_update_without_duration_keeps_deallocation_time(server, dealer):
+    d = make(server, dealer)
+    time.sleep(1.1)
+    u = ok(server.update(d["greenpin_id"], {"usage": "oneway", "a": {"numbers": [number()]}}))
+    assert u["deallocation_time"] == d["deallocation_time"]
