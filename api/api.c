@@ -120,6 +120,22 @@ static bool body_append(struct api_request *q, const char *data, size_t n)
 	return true;
 }
 
+/* A Content-Length over the limit: known before any of the body arrives.
+ * (MHD itself refuses a malformed Content-Length.) */
+static bool declared_too_large(struct MHD_Connection *conn)
+{
+	const char *cl =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long n;
+	char *end;
+
+	if (!cl)
+		return false;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	return end != cl && (errno == ERANGE || n > API_BODY_MAX);
+}
+
 static const char *route_log_name(enum api_route r)
 {
 	switch (r) {
@@ -206,7 +222,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		q->id[16] = '\0';
 		*con_cls = q;
-		return MHD_YES;
+		if (!declared_too_large(conn))
+			return MHD_YES;
+		/* Answered before the body: MHD then reads none of it (no 100
+		 * Continue either) and closes the connection after the reply. The
+		 * usual order still holds: auth, version and target come first. */
+		q->too_large = true;
+		api_route(a, conn, url, method, q);
+		return send_reply(a, conn, method, q);
 	}
 	if (*upload_data_size) {
 		if (!body_append(q, upload_data, *upload_data_size)) {

@@ -62,6 +62,33 @@ static bool json_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Offset of a \u0000 escape inside a string, or len when there is none.
+ * cJSON would cut the string there, so "12\u00003" would read as PIN "12"
+ * and a key "pin\u0000x" as "pin". Run on well-formed JSON only: outside
+ * strings there are no backslashes. */
+static size_t nul_escape_at(const char *b, size_t len)
+{
+	bool in_str = false;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (!in_str) {
+			in_str = b[i] == '"';
+			continue;
+		}
+		if (b[i] == '"') {
+			in_str = false;
+			continue;
+		}
+		if (b[i] != '\\' || i + 1 >= len)
+			continue;
+		if (i + 5 < len && b[i + 1] == 'u' && !memcmp(b + i + 2, "0000", 4))
+			return i;
+		i++; /* the escaped character, which may be a quote */
+	}
+	return len;
+}
+
 cJSON *api_json_parse(const char *body, size_t len, char *msg, size_t msglen)
 {
 	const char *end = NULL;
@@ -105,6 +132,13 @@ cJSON *api_json_parse(const char *body, size_t len, char *msg, size_t msglen)
 			         "body is not valid JSON near byte %zu (data after the value)", i);
 			return NULL;
 		}
+	}
+	i = nul_escape_at(body, len);
+	if (i < len) {
+		cJSON_Delete(json);
+		snprintf(msg, msglen, "strings must not contain NUL (\\u0000); found at byte %zu",
+		         i);
+		return NULL;
 	}
 	return json;
 }

@@ -174,6 +174,21 @@ static void test_embedded_nul_refused(void **state)
 	assert_int_equal(req.parse_code, AC_BAD_PARAM);
 }
 
+static void test_escaped_nul_refused(void **state)
+{
+	struct alloc_req req;
+
+	(void)state;
+	/* cJSON would cut these strings: PIN "12", key "pin" */
+	expect_bad("{\"a\":{\"pin\":\"12\\u00003\"}}", "NUL");
+	expect_bad("{\"transaction_id\":\"abc\\u0000def\"}", "NUL");
+	expect_bad("{\"a\":{\"pin\\u0000x\":\"1\"}}", "NUL");
+	/* an escaped backslash followed by "u0000" is no NUL */
+	parse("{\"transaction_id\":\"a\\\\u0000\",\"usage\":\"\\\"\\u0001\"}", &req);
+	assert_int_equal(req.parse_code, AC_OK);
+	assert_string_equal(req.txn_id, "a\\u0000");
+}
+
 static void test_whitespace_and_bom_accepted(void **state)
 {
 	struct alloc_req req;
@@ -467,6 +482,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed_json),
 	    cmocka_unit_test(test_json_error_names_the_byte),
 	    cmocka_unit_test(test_embedded_nul_refused),
+	    cmocka_unit_test(test_escaped_nul_refused),
 	    cmocka_unit_test(test_whitespace_and_bom_accepted),
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_valid_utf8),
