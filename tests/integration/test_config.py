@@ -213,3 +213,39 @@ def test_sigterm_exits_zero(make_server):
     s = make_server(conf(), creds=creds())
     ok(s.create({"transaction_id": txn(), "a": {"vns": ["+916292134412"]}, "b": {"numbers": [number()]}}))
     assert s.stop() == 0
+
+
+def test_reload_under_load(make_server):
+    import threading
+    s = make_server(conf(acme="+918000000000-+918000000009"), creds=creds())
+    stop = threading.Event()
+    bad = []
+
+    def load():
+        i = 0
+        while not stop.is_set() and i < 2000:
+            i += 1
+            r = s.create({"transaction_id": txn(), "a": {"vns": ["+9162921344%02d" % (i % 100)]},
+                          "b": {"numbers": [number()]}})
+            if r.status != 200:
+                bad.append(r)
+                return
+            g = s.get(r.json["data"]["greenpin_id"])
+            if g.status != 200:
+                bad.append(g)
+                return
+
+    ts = [threading.Thread(target=load) for _ in range(4)]
+    for t in ts:
+        t.start()
+    try:
+        for k in range(6):
+            s.reload(conf(pin_b="true" if k % 2 == 0 else "false", acme="+918000000000-+918000000009"))
+    finally:
+        stop.set()
+        for t in ts:
+            t.join(60)
+    assert not bad, bad[:3]
+    assert s.alive()
+    assert not b_pin(s), "the last reload (pin.b false) is in force"
+    assert s.stop() == 0

@@ -132,3 +132,28 @@ def test_sigkill_during_writes(make_server):
                          "b": {"numbers": x["b"]["numbers"]}}))
         active.append(d)
     assert s.stop() == 0
+
+
+def test_clean_restart_keeps_everything(make_server):
+    s = make_server(config_text(tenants=["demo"], hashed=False))
+    v1, v2, v3 = "+916292134401", "+916292134402", "+916292134403"
+    follow = ok(s.create({"transaction_id": txn(), "a": {"vns": [v1], "pin": "777"}, "b": {"numbers": [number()]}}))
+    n = number()
+    direct = ok(s.create({"transaction_id": txn(), "a": {"vns": [v2]}, "b": {"numbers": [n]}}))
+    gone = ok(s.create({"transaction_id": txn(), "a": {"vns": [v2]}, "b": {"numbers": [number()]}}))
+    ok(s.delete(gone["greenpin_id"]))
+    assert s.stop() == 0
+    s.start()
+    assert ok(s.get(follow["greenpin_id"])) == follow
+    assert ok(s.get(direct["greenpin_id"])) == direct
+    assert ok(s.get(gone["greenpin_id"]))["state"] == "vault"
+    # the follow flag survived: b moves with a
+    u = ok(s.update(follow["greenpin_id"], {"a": {"vns": [v3]}}))
+    assert u["b"]["vns"] == [v3]
+    # indexes survived
+    err(s.create({"transaction_id": txn(), "a": {"vns": [v3], "pin": "77"}, "b": {"numbers": [number()]}}), 452, 4)
+    err(s.create({"transaction_id": txn(), "a": {"vns": [v2]}, "b": {"numbers": [n]}}), 409, 19)
+    j = err(s.create({"transaction_id": direct["transaction_id"], "a": {"vns": [v2]},
+                      "b": {"numbers": [number()]}}), 409, 18)
+    assert j["data"]["greenpin_id"] == direct["greenpin_id"]
+    assert s.stop() == 0

@@ -96,3 +96,17 @@ def test_retention_purges_vault_records(make_server):
     err(s.get(d["greenpin_id"]), 404, 1)
     assert s.list_all() == []
     assert s.stop() == 0
+
+
+def test_many_expire_together(server, dealer):
+    v = dealer.take("demo")[0]
+    made = [ok(server.create({"transaction_id": txn(), "a": {"vns": [v]}, "b": {"numbers": [number()]},
+                              "deallocation_policy": {"duration": "1s"}}))["greenpin_id"] for _ in range(40)]
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        states = {ok(server.get(g))["state"] for g in made}
+        if states == {"vault"}:
+            break
+        time.sleep(0.2)
+    assert states == {"vault"}
+    assert [r for r in server.list_all("vn=%2B" + v[1:] + "&state=active")] == []
