@@ -13,15 +13,23 @@ def prefix_clash(a, b):
     return a.startswith(b) or b.startswith(a)
 
 
-def test_sigkill_during_writes(make_server):
-    s = make_server(config_text(tenants=["demo"], hashed=False))
-    lock = threading.Lock()
-    attempted = {}      # txn -> body (creates sent, answered or not)
-    acked = {}          # txn -> record of a 200 create
-    del_attempted = set()
-    del_acked = set()   # greenpin_ids whose DELETE got 200
+class Ledger:
+    """What the clients sent and what the server acknowledged."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.attempted = {}       # txn -> body (creates sent, answered or not)
+        self.acked = {}           # txn -> record of a 200 create
+        self.del_attempted = set()
+        self.del_acked = set()    # greenpin_ids whose DELETE got 200
+        self.problems = []
+
+
+def traffic_then_kill(s, led, creates, deletes, nthreads=6):
+    """Concurrent creates and deletes until this round saw enough
+    acknowledgements, then SIGKILL while the clients are still sending."""
     stop = threading.Event()
-    problems = []
+    base_c, base_d = len(led.acked), len(led.del_acked)
 
     def worker(k):
         i = 0
@@ -30,101 +38,122 @@ def test_sigkill_during_writes(make_server):
             t = txn("dur%d" % k)
             body = {"transaction_id": t, "a": {"vns": [VNS[(k * 7 + i) % len(VNS)]], "numbers": [number()]},
                     "b": {"numbers": [number()]}}
-            with lock:
-                attempted[t] = body
+            with led.lock:
+                led.attempted[t] = body
             try:
                 r = s.create(body, timeout=10)
             except OSError:
                 continue
             if r.status == 200:
-                with lock:
-                    acked[t] = r.json["data"]
-            elif r.status != 452:  # a VN's 4-digit space will not run out, but be lenient
-                with lock:
-                    problems.append(r)
+                with led.lock:
+                    led.acked[t] = r.json["data"]
+            else:
+                with led.lock:
+                    led.problems.append(r)
                 continue
             if i % 3 == 0:
-                with lock:
-                    victims = [d for tt, d in acked.items() if d["greenpin_id"] not in del_attempted]
+                with led.lock:
+                    victims = [d for d in led.acked.values() if d["greenpin_id"] not in led.del_attempted]
                     victim = victims[(k + i) % len(victims)] if victims else None
                     if victim:
-                        del_attempted.add(victim["greenpin_id"])
+                        led.del_attempted.add(victim["greenpin_id"])
                 if victim:
                     try:
                         r = s.delete(victim["greenpin_id"], timeout=10)
                     except OSError:
                         continue
                     if r.status == 200:
-                        with lock:
-                            del_acked.add(victim["greenpin_id"])
+                        with led.lock:
+                            led.del_acked.add(victim["greenpin_id"])
 
-    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(6)]
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(nthreads)]
     for t in threads:
         t.start()
     end = time.monotonic() + 60
     while time.monotonic() < end:
-        with lock:
-            if len(acked) >= 150 and len(del_acked) >= 30:
+        with led.lock:
+            if len(led.acked) - base_c >= creates and len(led.del_acked) - base_d >= deletes:
                 break
-        time.sleep(0.05)
+        time.sleep(0.02)
     s.kill()  # SIGKILL while the workers are still sending
     stop.set()
     for t in threads:
         t.join(30)
-    assert not problems, problems[:5]
-    assert len(acked) >= 150 and len(del_acked) >= 30, "too little traffic before the kill: %d/%d" % (
-        len(acked), len(del_acked))
+    assert not led.problems, led.problems[:5]
+    assert len(led.acked) - base_c >= creates and len(led.del_acked) - base_d >= deletes, \
+        "too little traffic before the kill: %d/%d" % (len(led.acked) - base_c, len(led.del_acked) - base_d)
 
-    s.start()
-    by_id = {d["greenpin_id"]: d for d in acked.values()}
 
+def verify(s, led):
     # every acknowledged create is there, active unless a delete was attempted
-    for t, d in acked.items():
+    for t, d in led.acked.items():
         g = ok(s.get(d["greenpin_id"]))
-        for k in ("greenpin_id", "transaction_id", "a", "b", "usage"):
-            if k == "a" or k == "b":
-                assert g[k]["numbers"] == d[k]["numbers"] and g[k]["vns"] == d[k]["vns"], (g, d)
-                assert g[k].get("pin") == d[k].get("pin"), (g, d)
-            else:
-                assert g[k] == d[k], (k, g, d)
-        if d["greenpin_id"] in del_acked:
+        for k in ("greenpin_id", "transaction_id", "usage"):
+            assert g[k] == d[k], (k, g, d)
+        for k in ("a", "b"):
+            assert g[k]["numbers"] == d[k]["numbers"] and g[k]["vns"] == d[k]["vns"], (g, d)
+            assert g[k].get("pin") == d[k].get("pin"), (g, d)
+        if d["greenpin_id"] in led.del_acked:
             assert g["state"] == "vault", "acknowledged DELETE lost: %r" % g
-        elif d["greenpin_id"] not in del_attempted:
+        elif d["greenpin_id"] not in led.del_attempted:
             assert g["state"] == "active", "acknowledged create lost its state: %r" % g
 
     # everything stored was at least attempted, and is complete and consistent
     listed = s.list_all()
-    assert {x["greenpin_id"] for x in listed} >= set(by_id)
+    assert len({x["greenpin_id"] for x in listed}) == len(listed), "list repeats an allocation"
+    assert {x["greenpin_id"] for x in listed} >= {d["greenpin_id"] for d in led.acked.values()}
     active = []
     for x in listed:
         t = x["transaction_id"]
-        assert t in attempted, "an allocation nobody asked for: %r" % x
-        sent = attempted[t]
+        assert t in led.attempted, "an allocation nobody asked for: %r" % x
+        sent = led.attempted[t]
         assert x["a"]["numbers"] == sent["a"]["numbers"] and x["b"]["numbers"] == sent["b"]["numbers"], x
         assert x["a"]["vns"] == sent["a"]["vns"] and x["b"]["vns"] == sent["a"]["vns"], x
         assert x["a"]["pin"].isdigit() and len(x["a"]["pin"]) == 4, x
         assert ok(s.get(x["greenpin_id"])) == x
         if x["state"] == "active":
             active.append(x)
-            if x["greenpin_id"] in del_acked:
-                raise AssertionError("acknowledged delete undone: %r" % x)
+            assert x["greenpin_id"] not in led.del_acked, "acknowledged delete undone: %r" % x
         else:
             assert x["state"] == "vault"
-            assert x["greenpin_id"] in del_attempted, "vault without a DELETE: %r" % x
+            assert x["greenpin_id"] in led.del_attempted, "vault without a DELETE: %r" % x
+    by_txn = {}
+    for x in active:
+        assert x["transaction_id"] not in by_txn, "two active allocations with one transaction_id"
+        by_txn[x["transaction_id"]] = x
+    pins = {}
+    for x in active:
+        for other in pins.get(x["a"]["vns"][0], []):
+            assert not prefix_clash(other, x["a"]["pin"]), "PINs %s and %s clash on %s" % (
+                other, x["a"]["pin"], x["a"]["vns"][0])
+        pins.setdefault(x["a"]["vns"][0], []).append(x["a"]["pin"])
+    return listed, active
+
+
+def test_sigkill_during_writes(make_server):
+    s = make_server(config_text(tenants=["demo"], hashed=False))
+    led = Ledger()
+    traffic_then_kill(s, led, creates=300, deletes=80)
+    s.start()
+    verify(s, led)
+    # a second crash on top of the recovered store
+    traffic_then_kill(s, led, creates=300, deletes=80)
+    s.start()
+    listed, active = verify(s, led)
 
     # indexes: transaction_id, PIN and number entries of every active allocation
     for x in active:
         j = err(s.create({"transaction_id": x["transaction_id"], "a": {"vns": x["a"]["vns"]},
                           "b": {"numbers": [number()]}}), 409, 18)
         assert j["data"]["greenpin_id"] == x["greenpin_id"], j
-    for x in active[:40]:
+    for x in active[:60]:
         err(s.create({"transaction_id": txn(), "a": {"vns": x["a"]["vns"], "pin": x["a"]["pin"]},
                       "b": {"numbers": [number()]}}), 452, 4)
         err(s.create({"transaction_id": txn(), "a": {"vns": x["a"]["vns"]},
                       "b": {"numbers": x["b"]["numbers"]}}), 409, 19)
     # vault ones freed their PIN and numbers (unless an active one clashes on that VN)
     vault = [x for x in listed if x["state"] == "vault"]
-    for x in vault[:20]:
+    for x in vault[:30]:
         v = x["a"]["vns"][0]
         if any(y["a"]["vns"][0] == v and prefix_clash(y["a"]["pin"], x["a"]["pin"]) for y in active):
             continue
