@@ -166,6 +166,11 @@ static enum MHD_Result send_reply(struct api *a, struct MHD_Connection *conn, co
 	enum MHD_Result ret;
 	int64_t took;
 
+	if (r->status < 100 || r->status > 599) {
+		log_msg(LVL_ERR, "api", q->id, "no answer was built for %s %s", method,
+		        route_log_name(q->route));
+		api_reply_error(r, q, method, 500, AC_INTERNAL, "internal error");
+	}
 	if (r->body) {
 		resp = MHD_create_response_from_buffer_with_free_callback(r->len, r->body, free);
 		if (resp)
