@@ -10,8 +10,9 @@
 #
 # Usage: tests/bench/api/run.sh [BUILD_DIR]      (make bench)
 # Environment: BENCH_SECONDS (10), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (64),
-#   BENCH_HTTP_THREADS (16: pinbridge's http.threads default; the baseline
-#   server uses the same), BENCH_LMDB_SECONDS (5).
+#   BENCH_HTTP_THREADS (default: pinbridge's embedded http.threads, 16; when
+#   set, pinbridge runs with it from a config file; the baseline server always
+#   uses the same count), BENCH_LMDB_SECONDS (5).
 set -uo pipefail
 exec </dev/null
 
@@ -104,8 +105,13 @@ port=$(free_port)
 sport=$(free_port)
 mkdir -p "$work/data"
 echo "== pinbridge on 127.0.0.1:$port (data $work/data)"
-"$B/pinbridge" --data "$work/data" --http "127.0.0.1:$port" --sip "127.0.0.1:$sport" \
-	>"$work/pinbridge.log" 2>&1 &
+pbargs=(--data "$work/data" --http "127.0.0.1:$port" --sip "127.0.0.1:$sport")
+if [ -n "${BENCH_HTTP_THREADS:-}" ]; then
+	# Everything else stays the embedded default (tenant demo included).
+	printf 'http = { threads = %d; };\n' "$HT" >"$work/pinbridge.conf"
+	pbargs+=(--config "$work/pinbridge.conf")
+fi
+"$B/pinbridge" "${pbargs[@]}" >"$work/pinbridge.log" 2>&1 &
 pb=$!
 pids+=("$pb")
 if ! wait_http "http://127.0.0.1:$port/healthz"; then
