@@ -249,3 +249,19 @@ def test_reload_under_load(make_server):
     assert s.alive()
     assert not b_pin(s), "the last reload (pin.b false) is in force"
     assert s.stop() == 0
+
+
+def test_reload_refuses_dropping_a_tenant_or_moving_a_vn_in_use(make_server):
+    s = make_server(conf(acme="+918000000000-+918000000009"), creds=creds())
+    a = ok(s.create({"transaction_id": txn(), "a": {"vns": ["+918000000001"]}, "b": {"numbers": [number()]}},
+                    tenant="acme"))
+    s.reload(conf(pin_b="true"))  # acme gone, with an active allocation on its VN
+    assert not b_pin(s)
+    assert ok(s.get(a["greenpin_id"], tenant="acme"))["state"] == "active"
+    # the VN moves to another tenant: it leaves acme's pool
+    s.reload(conf(pin_b="true", acme="+918000000002-+918000000009",
+                  extra_tenant='  { id = "x"; api_key = "x-key"; api_token = "x"; vns = ["+918000000001"]; }'))
+    assert not b_pin(s)
+    err(s.list(tenant="x", auth=("x-key", "x")), 401, 7)
+    ok(s.get(a["greenpin_id"], tenant="acme"))
+    assert s.stop() == 0

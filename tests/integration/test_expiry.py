@@ -110,3 +110,22 @@ def test_many_expire_together(server, dealer):
         time.sleep(0.2)
     assert states == {"vault"}
     assert [r for r in server.list_all("vn=%2B" + v[1:] + "&state=active")] == []
+
+
+def test_extension_racing_the_sweeper_is_all_or_nothing(server, dealer):
+    """A PUT that extends an allocation right at its deallocation_time either
+    wins (200, stays active with the new time) or loses (410, vault)."""
+    v = dealer.take("demo")[0]
+    for k in range(4):
+        d = ok(server.create({"transaction_id": txn(), "a": {"vns": [v]}, "b": {"numbers": [number()]},
+                              "deallocation_policy": {"duration": "1s"}}))
+        time.sleep(0.85 + 0.07 * k)
+        r = server.update(d["greenpin_id"], {"deallocation_policy": {"duration": "1h"}})
+        time.sleep(1.3)
+        g = ok(server.get(d["greenpin_id"]))
+        if r.status == 200:
+            assert g["state"] == "active", "acknowledged extension lost to the sweeper: %r" % g
+            assert g["deallocation_time"] == r.json["data"]["deallocation_time"]
+        else:
+            err(r, 410, 22)
+            assert g["state"] == "vault"
