@@ -10,8 +10,8 @@
 #                         (appended to ASAN_OPTIONS/UBSAN_OPTIONS) and each
 #                         report counts as a failure, so a server that only
 #                         leaks at exit still fails the run.
-#   PB_UNIT_TIMEOUT       seconds per unit binary (default 600)
-#   PB_PYTEST_TIMEOUT     seconds for the whole integration suite (default 2700)
+#   PB_UNIT_TIMEOUT       seconds per unit binary (default 300)
+#   PB_PYTEST_TIMEOUT     seconds for the whole integration suite (default 1200)
 #   PB_PYTEST_ARGS        extra pytest arguments (e.g. "-k expiry")
 set -uo pipefail
 exec </dev/null
@@ -107,7 +107,7 @@ while IFS=$'\t' read -r name cmd; do
 	echo "== unit: $name"
 	san_phase "unit-$name"
 	log="$logs/unit-$name.log"
-	timeout --kill-after=10 "${PB_UNIT_TIMEOUT:-600}" bash -c "$cmd" </dev/null >"$log" 2>&1
+	timeout --kill-after=10 "${PB_UNIT_TIMEOUT:-300}" bash -c "$cmd" </dev/null >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	# cmocka prints one summary per group; sum them all.
@@ -153,7 +153,7 @@ if compgen -G "tests/integration/test_*.py" >/dev/null ||
 	san_phase integration
 	log="$logs/integration.log"
 	# shellcheck disable=SC2086
-	timeout --kill-after=30 "${PB_PYTEST_TIMEOUT:-2700}" \
+	timeout --kill-after=30 "${PB_PYTEST_TIMEOUT:-1200}" \
 		/usr/bin/python3 -m pytest tests/integration -p no:cacheprovider -rfE \
 		${PB_PYTEST_ARGS:-} 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
@@ -166,7 +166,7 @@ if compgen -G "tests/integration/test_*.py" >/dev/null ||
 	0 | 5) ;; # 5: no tests collected, not a failure by itself
 	1) [ "$ifailed" -gt 0 ] || ifailed=1 ;;
 	124 | 137)
-		echo "integration: timed out after ${PB_PYTEST_TIMEOUT:-2700}s"
+		echo "integration: timed out after ${PB_PYTEST_TIMEOUT:-1200}s"
 		ifailed=$((ifailed + 1))
 		;;
 	*)
