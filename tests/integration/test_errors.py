@@ -284,3 +284,18 @@ def test_body_before_conflict(server, dealer):
 def test_list_filter_precedence(server):
     err(server.list("foo=bar&created_from=2030-01-01%2000:00:00&created_to=2020-01-01%2000:00:00"), 400, 2)
     err(server.list("limit=501&foo=bar"), 400, 5)
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("PUT", "/v1/tenants/demo/greenpin", {"greenpins": []}),
+    ("GET", "/v1/tenants/demo/greenpin", None),
+    ("DELETE", "/v1/tenants/demo/greenvn/" + str(uuid.uuid4()), None),
+    ("POST", "/v1/tenants/demo/greenpin/%s/a/numbers" % uuid.uuid4(), {"number": "9800000000"}),
+])
+def test_api_version_checked_on_every_route(server, method, path, body):
+    err(server.request(method, path, body, headers=[("X-Api-Version", "3")]), 400, 9)
+
+
+def test_list_invalid_number_or_vn_is_16(server):
+    err(server.list("number=bogus"), 400, 16)
+    err(server.list("vn=12"), 400, 16)

@@ -93,3 +93,22 @@ def test_metrics_token(make_server):
     assert metrics(s, headers=[("Authorization", "Bearer m-secret")])
     assert s.request("GET", "/healthz", auth=False).status == 200
     assert s.stop() == 0
+
+
+def test_active_gauge_follows_expiry(make_server):
+    s = make_server('sweep_interval = "100ms";\n' + conf())
+    import time
+    for _ in range(3):
+        ok(s.create({"transaction_id": txn(), "a": {"vns": ["+916292134402"]}, "b": {"numbers": [number()]},
+                     "deallocation_policy": {"duration": "1s"}}))
+    ok(s.create({"transaction_id": txn(), "a": {"vns": ["+916292134402"]}, "b": {"numbers": [number()]}}))
+    assert total(metrics(s), "pinbridge_allocations_active", tenant="demo") == 4
+    end = time.monotonic() + 10
+    while time.monotonic() < end and total(metrics(s), "pinbridge_allocations_active", tenant="demo") != 1:
+        time.sleep(0.1)
+    assert total(metrics(s), "pinbridge_allocations_active", tenant="demo") == 1
+    # the gauge is rebuilt correctly after a restart
+    assert s.stop() == 0
+    s.start()
+    assert total(metrics(s), "pinbridge_allocations_active", tenant="demo") == 1
+    assert s.stop() == 0
