@@ -286,19 +286,24 @@ class Server:
     def log_tail(self, n=4000):
         return self.log_text()[-n:]
 
-    def reload(self, text, timeout=10.0):
-        """Writes a new config, SIGHUPs, and waits until the server logged
-        something about it (the reload outcome is logged either way)."""
+    def reload(self, text, timeout=15.0):
+        """Writes a new config, SIGHUPs, and waits until the server logged the
+        outcome (a new log line about the reload or the config)."""
         self.write_config(text)
         before = self.log_size()
         self.sighup()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.log_size() > before:
-                time.sleep(0.3)  # let the line and the swap finish
-                return
+                with open(self.log_path, "rb") as f:
+                    f.seek(before)
+                    new = f.read().decode("utf-8", "replace").lower()
+                if "reload" in new or "config" in new:
+                    time.sleep(0.1)  # let the swap that follows the line finish
+                    return new
             time.sleep(0.05)
-        raise ServerError("nothing logged within %ss after SIGHUP" % timeout)
+        raise ServerError("no reload outcome logged within %ss after SIGHUP; log:\n%s"
+                          % (timeout, self.log_tail()))
 
     # --- HTTP ---
     def request(self, method, path, body=None, tenant="demo", auth=None, headers=(), timeout=30.0):

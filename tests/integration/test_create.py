@@ -202,3 +202,32 @@ def test_auto_pick_vn_where_r1_holds(server):
     # R1 holds on no VN of the pool now: a routing conflict (19) or no VN (4), never a create
     r = server.create({"transaction_id": txn(), "b": {"numbers": [n]}}, tenant="auto2")
     assert (r.status, r.json and r.json.get("code")) in ((409, 19), (452, 4)), r
+
+
+NORMALISE = [
+    # raw -> E.164 (tenant demo: country 91, national_length 10)
+    ("9170000001", "+919170000001"),       # 10 digits starting with 91: national, not the country code
+    ("919170000002", "+919170000002"),     # 12 digits starting with 91: country code present
+    ("97000000031", "+9197000000031"),     # 11 digits, no 91 prefix: national gets +91
+    ("+9170000004", "+9170000004"),        # + kept (10 digits, valid E.164)
+    ("+919700000005123", "+919700000005123"),  # 15 digits: the longest valid
+    ("0097 0000 0006", "+9700000006"),     # 00 -> + (country 970: not allowed -> 15, see below)
+    ("0 97000 00007", "+919700000007"),    # trunk 0 dropped
+    ("(97) 000.000-08", "+919700000008"),
+]
+
+
+@pytest.mark.parametrize("raw,want", [c for c in NORMALISE if not c[1].startswith("+970")])
+def test_normalisation_rules(server, raw, want):
+    d = ok(server.create({"transaction_id": txn(), "a": {"vns": [pool("demo")[40]]}, "b": {"numbers": [raw]}}))
+    assert nums(d, "b") == [want], raw
+
+
+def test_double_zero_to_other_country_is_15(server):
+    err(server.create({"transaction_id": txn(), "a": {"vns": [pool("demo")[40]]},
+                       "b": {"numbers": ["0097 0000 0006"]}}), 403, 15)
+
+
+@pytest.mark.parametrize("raw", ["12345", "+", "0", "00", "+9197000000091234", "9800/000000", "98000#00000"])
+def test_normalisation_invalid(server, raw):
+    err(server.create({"transaction_id": txn(), "a": {"vns": [pool("demo")[40]]}, "b": {"numbers": [raw]}}), 400, 16)

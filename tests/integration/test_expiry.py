@@ -50,10 +50,10 @@ def test_one_second_expiry_and_pin_reuse(server, dealer):
 def test_update_extends_life(server, dealer):
     v = dealer.take("demo")[0]
     d = ok(server.create({"transaction_id": txn(), "a": {"vns": [v]}, "b": {"numbers": [number()]},
-                          "deallocation_policy": {"duration": "2s"}}))
+                          "deallocation_policy": {"duration": "3s"}}))
     u = ok(server.update(d["greenpin_id"], {"deallocation_policy": {"duration": "1h"}}))
     assert parse_time(u["deallocation_time"]) > time.time() + 3000
-    time.sleep(3.5)
+    time.sleep(4.2)
     assert ok(server.get(d["greenpin_id"]))["state"] == "active", "the old deallocation_time still fired"
 
 
