@@ -178,3 +178,29 @@ def test_pin_cooloff(make_server):
     assert r.status == 200, "PIN still blocked 15 s after a 2 s cool-off"
     assert time.monotonic() - t0 >= 1.5, "cool-off ended early"
     assert s.stop() == 0
+
+
+def test_generated_pin_free_on_every_vn_of_the_side(server, dealer):
+    v1, v2 = dealer.take("pins", 2)
+    for p in "01234567":
+        ok(create_pin(server, v1, pin=p))
+    ok(create_pin(server, v2, pin="8"))
+    # on v1 only 8 and 9 are free, on v2 everything but 8: together only 9
+    d = ok(create_pin(server, None, vns=[v1, v2], pin_length=1))
+    assert d["a"]["pin"] == "9", d
+    err(create_pin(server, None, vns=[v1, v2], pin_length=1), 452, 4)
+    err(create_pin(server, None, vns=[v2, v1], pin_length=1), 452, 4)
+    d = ok(create_pin(server, v2, pin_length=1))
+    assert d["a"]["pin"] not in "89"
+
+
+def test_b_pin_clashes_with_another_allocations_a_pin(server, dealer):
+    v = dealer.take("pins")[0]
+    ok(server.create({"transaction_id": txn(), "a": {"vns": [v], "pin": "12"}, "b": {"numbers": [number()],
+                      "vns": [B_SINK], "pin_length": 9}}, tenant="pins"))
+    for p in ("12", "123", "1"):
+        err(server.create({"transaction_id": txn(), "a": {"vns": [B_SINK], "pin_length": 9},
+                           "b": {"vns": [v], "numbers": [number()], "pin": p}}, tenant="pins"), 452, 4)
+    d = ok(server.create({"transaction_id": txn(), "a": {"vns": [B_SINK], "pin_length": 9},
+                          "b": {"vns": [v], "numbers": [number()], "pin": "13"}}, tenant="pins"))
+    assert d["b"]["pin"] == "13"

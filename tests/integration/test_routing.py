@@ -122,3 +122,14 @@ def test_r2_numbers_on_neither_side_is_code_3(server, dealer):
     v = dealer.take("pins")[0]
     err(mk(server, tenant="pins", a_vns=[v]), 400, 3)
     err(mk(server, tenant="pins", a_nums=[], b_nums=[], a_vns=[v]), 400, 3)
+
+
+def test_r1_direct_route_after_a_pin_side_holder(server, dealer):
+    """demo: z is first on a PIN side of one allocation; then a direct route for z on the same VN conflicts."""
+    v = dealer.take("demo")[0]
+    z = number()
+    ok(mk(server, tenant="demo", a_nums=[z], b_nums=[number()], a_vns=[v]))
+    err(mk(server, tenant="demo", a_nums=[number()], b_nums=[z], a_vns=[v]), 409, 19)
+    # not on another VN, and not when b cannot call (oneway)
+    ok(mk(server, tenant="demo", a_nums=[number()], b_nums=[z], a_vns=[dealer.take("demo")[0]]))
+    ok(mk(server, tenant="demo", usage="oneway", a_nums=[number()], b_nums=[z], a_vns=[v]))
