@@ -160,6 +160,14 @@ def test_reload_applies_tenant_changes(make_server):
     err(s.list(tenant="acme"), 401, 7)
     ok(s.list(tenant="acme", auth=("acme-key", "rotated")))
 
+    # pin.a off: new allocations get no A PIN; the old ones keep theirs
+    s.reload(conf(pin_b="true", acme="+918000000000-+918000000009", acme_token="rotated").replace(
+        "a = true", "a = false"))
+    d = ok(s.create({"transaction_id": txn(), "a": {"vns": ["+916292134413"], "numbers": [number()]},
+                     "b": {"numbers": [number()]}}))
+    assert "pin" not in d["a"] and "pin" in d["b"], d
+    assert "pin" in ok(s.get(before["greenpin_id"]))["a"]
+
     # tenant removed
     s.reload(conf(pin_b="true"))
     err(s.list(tenant="acme", auth=("acme-key", "rotated")), 401, 7)
