@@ -67,3 +67,11 @@ def test_storage_full(make_server):
         assert ok(s.get(d["greenpin_id"]))["state"] == "active"
     time.sleep(0.1)
     assert s.stop() == 0
+    # the operator's fix: a bigger map_size and a restart
+    s.write_config(CONF.replace('map_size = "1M"', 'map_size = "64M"'))
+    s.start()
+    for d in made[:5]:
+        assert ok(s.get(d["greenpin_id"])) == d
+    ok(s.create({"transaction_id": t, "a": {"vns": ["+916292134400"], "numbers": numbers(10)},
+                 "b": {"numbers": numbers(10)}}))
+    assert s.stop() == 0
