@@ -30,12 +30,13 @@ ASAN_OPTS := -Db_sanitize=address,undefined -Db_lundef=false
 # tests/fuzz/meson.build adds -fsanitize=fuzzer,address,undefined to its harnesses.
 FUZZ_OPTS := -Dfuzz=true -Db_lundef=false
 
-# Sanitizer settings for the ASan+UBSan run. Reports go to files as well as
-# making the process fail, so a report from a server the tests only talk to
-# over HTTP still counts (tests/run-tests.sh reads the directory).
+# Sanitizer settings for the ASan+UBSan run. tests/run-tests.sh adds a
+# log_path under SAN_LOG for each phase: a report makes the process fail and
+# also lands in a file, so a server the tests only talk to over HTTP, or one
+# that leaks only at exit, still counts as a failure.
 SAN_LOG := $(abspath $(ASAN_BUILD))/sanitizer-logs
-ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:log_path=$(SAN_LOG)/asan \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOG)/ubsan \
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	PB_SANITIZER_LOG_DIR=$(SAN_LOG)
 
 # The reference's create example, verbatim body, against the embedded default.
@@ -81,8 +82,10 @@ run: build
 	@printf '  %s\n\n' "$$CURL_CREATE"
 	@exec $(BUILD)/pinbridge $(ARGS)
 
-test: setup
-	@tests/run-tests.sh $(BUILD)
+# A failed set-up still ends with the counts line, as one failure.
+test:
+	@if $(MAKE) setup; then tests/run-tests.sh $(BUILD); \
+	else echo "set-up failed"; echo "0 passed, 1 failed"; exit 1; fi
 
 $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) $(ASAN_OPTS) || meson setup --wipe $(ASAN_BUILD) $(ASAN_OPTS)
@@ -91,16 +94,18 @@ asan-build: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
 # Unit and integration tests on the ASan+UBSan build.
-asan: deps $(ASAN_BUILD)/build.ninja
-	@$(ASAN_ENV) tests/run-tests.sh $(ASAN_BUILD)
+asan:
+	@if $(MAKE) deps $(ASAN_BUILD)/build.ninja; then $(ASAN_ENV) tests/run-tests.sh $(ASAN_BUILD); \
+	else echo "set-up failed"; echo "0 passed, 1 failed"; exit 1; fi
 
 $(FUZZ_BUILD)/build.ninja: | deps
 	CC=clang meson setup $(FUZZ_BUILD) $(FUZZ_OPTS) || \
 		CC=clang meson setup --wipe $(FUZZ_BUILD) $(FUZZ_OPTS)
 
 # Each libFuzzer harness of tests/fuzz for FUZZ_SECONDS; a crash is a failure.
-fuzz: deps $(FUZZ_BUILD)/build.ninja
-	@tests/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+fuzz:
+	@if $(MAKE) deps $(FUZZ_BUILD)/build.ninja; then tests/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS); \
+	else echo "set-up failed"; echo "0 passed, 1 failed"; exit 1; fi
 
 # Figures only, never a gate: see tests/bench/api/run.sh.
 bench: build
