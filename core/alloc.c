@@ -5,6 +5,7 @@
 #include "core/alloc_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,15 +118,45 @@ static int settle_auto_vn(struct store_txn *txn, const struct tenant *t, struct 
 	return rc;
 }
 
+/* Every change is a job on the store writer. Its head is first in each job
+ * struct, so the store's completion can finish any of them. */
+struct job_head {
+	struct alloc_result *res;
+	size_t nres;
+	alloc_done_fn done;
+	void *arg;
+};
+
+static void job_finish(void *arg, int rc)
+{
+	struct job_head *h = arg;
+	alloc_done_fn done = h->done;
+	void *done_arg = h->arg;
+
+	for (size_t i = 0; rc != 0 && i < h->nres; i++)
+		result_store_err(&h->res[i], rc);
+	free(h);
+	done(done_arg);
+}
+
+static void job_submit(struct alloc_service *s, struct job_head *h, store_step_fn fn, size_t n)
+{
+	int rc = store_write_async(s->st, fn, h, n, job_finish);
+
+	if (rc != 0)
+		job_finish(h, rc);
+}
+
 struct create_job {
+	struct job_head h;
 	const struct tenant *t;
 	struct alloc_draft d;
-	struct alloc_result *res;
 };
 
 static int create_step(struct store_txn *txn, void *arg, size_t step)
 {
 	struct create_job *j = arg;
+	struct alloc_result *res = j->h.res;
 	struct store_alloc *rec = &j->d.rec;
 	struct alloc_err e;
 	uint8_t id[STORE_ID_LEN];
@@ -135,45 +166,45 @@ static int create_step(struct store_txn *txn, void *arg, size_t step)
 	if (rc == 0) {
 		char ids[37];
 
-		rc = store_alloc_get(txn, id, &j->res->rec);
+		rc = store_alloc_get(txn, id, &res->rec);
 		if (rc != 0)
-			return step_end(j->res, &e, rc, NULL);
+			return step_end(res, &e, rc, NULL);
 		alloc_id_format(id, ids);
-		j->res->code = AC_TXN_EXISTS;
-		j->res->has_rec = true;
-		snprintf(j->res->message, sizeof(j->res->message),
+		res->code = AC_TXN_EXISTS;
+		res->has_rec = true;
+		snprintf(res->message, sizeof(res->message),
 		         "an active allocation (greenpin_id %s) has this transaction_id", ids);
 		return 1;
 	}
 	if (rc != ENOENT)
-		return step_end(j->res, &e, rc, NULL);
+		return step_end(res, &e, rc, NULL);
 	rc = j->d.auto_vn ? settle_auto_vn(txn, j->t, &j->d, &e) : settle(txn, &j->d, &e);
 	if (rc == 0)
 		rc = store_alloc_put(txn, rec);
-	return step_end(j->res, &e, rc, rec);
+	return step_end(res, &e, rc, rec);
 }
 
-void alloc_create(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-                  const struct alloc_req *req, struct alloc_result *res)
+/* The body stage runs here, on the caller's thread; only a valid create
+ * reaches the writer. */
+static void submit_create(struct alloc_service *s, const struct alloc_op *op, struct job_head *h)
 {
-	struct create_job j = {.t = t, .res = res};
+	struct create_job *j = (struct create_job *)h;
+	const struct tenant *t = op->t;
 	struct alloc_err e;
 	int64_t now = clock_now_ms();
-	int rc;
 
-	memset(res, 0, sizeof(*res));
-	if (alloc_check_body(cfg, t, NULL, req, false, &j.d, &e) != 0) {
-		result_err(res, &e);
+	j->t = t;
+	if (alloc_check_body(op->cfg, t, NULL, op->req, false, &j->d, &e) != 0) {
+		result_err(h->res, &e);
+		job_finish(h, 0);
 		return;
 	}
-	rand_bytes(j.d.rec.id, STORE_ID_LEN);
-	j.d.rec.id[6] = (uint8_t)((j.d.rec.id[6] & 0x0f) | 0x40); /* UUID version 4 */
-	j.d.rec.id[8] = (uint8_t)((j.d.rec.id[8] & 0x3f) | 0x80);
-	j.d.rec.created_ms = now;
-	j.d.rec.dealloc_ms = now + (j.d.set_duration ? j.d.duration_ms : t->dealloc.default_ms);
-	rc = store_write(s->st, create_step, &j, 1);
-	if (rc != 0)
-		result_store_err(res, rc);
+	rand_bytes(j->d.rec.id, STORE_ID_LEN);
+	j->d.rec.id[6] = (uint8_t)((j->d.rec.id[6] & 0x0f) | 0x40); /* UUID version 4 */
+	j->d.rec.id[8] = (uint8_t)((j->d.rec.id[8] & 0x3f) | 0x80);
+	j->d.rec.created_ms = now;
+	j->d.rec.dealloc_ms = now + (j->d.set_duration ? j->d.duration_ms : t->dealloc.default_ms);
+	job_submit(s, h, create_step, 1);
 }
 
 /* Target stage: the tenant's record, active. 0, or -1 with e filled. */
@@ -217,16 +248,17 @@ void alloc_get(struct alloc_service *s, const struct tenant *t, const uint8_t id
 	step_end(res, &e, rc, &rec);
 }
 
-/* An update, or the list change of a /numbers request (number != NULL). */
+/* Updates (one, or a bulk's items in order), or the list change of a
+ * /numbers request (number set). Owns copies of what it was given. */
 struct update_job {
+	struct job_head h;
 	const struct config *cfg;
 	const struct tenant *t;
-	const struct alloc_req *items;
-	struct alloc_result *res;
 	int64_t now;
-	int num_side;       /* /numbers: the side */
-	const char *number; /* /numbers: the number as given */
-	bool num_add;
+	int num_side;               /* /numbers: the side */
+	bool num_add;               /* /numbers: add, else remove */
+	char number[ALLOC_RAW_LEN]; /* /numbers: the number as given; "" otherwise */
+	struct alloc_req items[];   /* h.nres */
 };
 
 /* Turns a /numbers request into the update of that side's list. */
@@ -269,23 +301,24 @@ static int update_step(struct store_txn *txn, void *arg, size_t i)
 {
 	struct update_job *j = arg;
 	const struct alloc_req *req = &j->items[i];
-	struct alloc_result *res = &j->res[i];
+	struct alloc_result *res = &j->h.res[i];
+	bool numbers = j->number[0] != '\0';
 	struct store_alloc old;
 	struct alloc_draft d;
 	struct alloc_req numreq;
 	struct alloc_err e;
 	int rc;
 
-	if (!req->has_id && !j->number) {
+	if (!req->has_id) {
 		alloc_fail(&e, AC_MISSING, "greenpin_id is required for each item");
 		return step_end(res, &e, -1, NULL);
 	}
 	rc = load_target(txn, j->t, req->id, &old, &e, true);
-	if (rc == 0 && j->number) {
+	if (rc == 0 && numbers) {
 		rc = number_req(j, &old, &numreq, &e);
 		req = &numreq;
 	}
-	if (rc == 0 && alloc_check_body(j->cfg, j->t, &old, req, j->number != NULL, &d, &e) != 0)
+	if (rc == 0 && alloc_check_body(j->cfg, j->t, &old, req, numbers, &d, &e) != 0)
 		rc = -1;
 	if (rc != 0)
 		return step_end(res, &e, rc, NULL);
@@ -301,67 +334,16 @@ static int update_step(struct store_txn *txn, void *arg, size_t i)
 	return step_end(res, &e, rc, &d.rec);
 }
 
-static void run_updates(struct alloc_service *s, struct update_job *j, size_t n)
+static struct update_job *update_job_new(const struct alloc_op *op, size_t n)
 {
-	int rc;
+	struct update_job *j = calloc(1, sizeof(*j) + n * sizeof(j->items[0]));
 
+	if (!j)
+		return NULL;
+	j->cfg = op->cfg;
+	j->t = op->t;
 	j->now = clock_now_ms();
-	memset(j->res, 0, n * sizeof(*j->res));
-	rc = store_write(s->st, update_step, j, n);
-	for (size_t i = 0; rc != 0 && i < n; i++)
-		result_store_err(&j->res[i], rc);
-}
-
-void alloc_update(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-                  const uint8_t id[STORE_ID_LEN], const struct alloc_req *req,
-                  struct alloc_result *res)
-{
-	struct alloc_req item = *req;
-	struct update_job j = {.cfg = cfg, .t = t, .items = &item, .res = res};
-
-	item.has_id = true;
-	memcpy(item.id, id, STORE_ID_LEN);
-	run_updates(s, &j, 1);
-}
-
-void alloc_bulk_update(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-                       const struct alloc_req *items, size_t n, struct alloc_result *res)
-{
-	struct update_job j = {.cfg = cfg, .t = t, .items = items, .res = res};
-
-	if (n > 0)
-		run_updates(s, &j, n);
-}
-
-static void number_change(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-                          const uint8_t id[STORE_ID_LEN], int side, const char *raw, bool add,
-                          struct alloc_result *res)
-{
-	struct alloc_req item = {.has_id = true};
-	struct update_job j = {.cfg = cfg,
-	                       .t = t,
-	                       .items = &item,
-	                       .res = res,
-	                       .num_side = side,
-	                       .number = raw,
-	                       .num_add = add};
-
-	memcpy(item.id, id, STORE_ID_LEN);
-	run_updates(s, &j, 1);
-}
-
-void alloc_number_add(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-                      const uint8_t id[STORE_ID_LEN], int side, const char *raw,
-                      struct alloc_result *res)
-{
-	number_change(s, cfg, t, id, side, raw, true, res);
-}
-
-void alloc_number_remove(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
-                         const uint8_t id[STORE_ID_LEN], int side, const char *raw,
-                         struct alloc_result *res)
-{
-	number_change(s, cfg, t, id, side, raw, false, res);
+	return j;
 }
 
 void alloc_vault(struct store_alloc *rec, const struct tenant *t, int64_t now_ms)
@@ -375,9 +357,9 @@ void alloc_vault(struct store_alloc *rec, const struct tenant *t, int64_t now_ms
 }
 
 struct delete_job {
+	struct job_head h;
 	const struct tenant *t;
-	const uint8_t *id;
-	struct alloc_result *res;
+	uint8_t id[STORE_ID_LEN];
 	int64_t now;
 };
 
@@ -393,17 +375,178 @@ static int delete_step(struct store_txn *txn, void *arg, size_t step)
 		alloc_vault(&rec, j->t, j->now);
 		rc = store_alloc_put(txn, &rec);
 	}
-	return step_end(j->res, &e, rc, &rec);
+	return step_end(j->h.res, &e, rc, &rec);
+}
+
+static struct job_head *job_new(const struct alloc_op *op)
+{
+	size_t n = op->kind == ALLOC_BULK ? op->n : 1;
+	struct job_head *h;
+
+	switch (op->kind) {
+	case ALLOC_CREATE:
+		h = calloc(1, sizeof(struct create_job));
+		break;
+	case ALLOC_DELETE:
+		h = calloc(1, sizeof(struct delete_job));
+		break;
+	default:
+		h = (struct job_head *)update_job_new(op, n);
+		break;
+	}
+	if (h) {
+		h->res = op->res;
+		h->nres = n;
+	}
+	return h;
+}
+
+void alloc_submit(struct alloc_service *s, const struct alloc_op *op, alloc_done_fn done, void *arg)
+{
+	struct job_head *h;
+	struct update_job *u;
+	struct delete_job *dj;
+
+	if (op->kind == ALLOC_BULK && op->n == 0) {
+		done(arg);
+		return;
+	}
+	memset(op->res, 0, (op->kind == ALLOC_BULK ? op->n : 1) * sizeof(*op->res));
+	h = job_new(op);
+	if (!h) {
+		for (size_t i = 0; i < (op->kind == ALLOC_BULK ? op->n : 1); i++)
+			result_store_err(&op->res[i], ENOMEM);
+		done(arg);
+		return;
+	}
+	h->done = done;
+	h->arg = arg;
+	switch (op->kind) {
+	case ALLOC_CREATE:
+		submit_create(s, op, h);
+		return;
+	case ALLOC_DELETE:
+		dj = (struct delete_job *)h;
+		dj->t = op->t;
+		memcpy(dj->id, op->id, STORE_ID_LEN);
+		dj->now = clock_now_ms();
+		job_submit(s, h, delete_step, 1);
+		return;
+	case ALLOC_BULK:
+		u = (struct update_job *)h;
+		memcpy(u->items, op->req, op->n * sizeof(*op->req));
+		job_submit(s, h, update_step, op->n);
+		return;
+	case ALLOC_UPDATE:
+	case ALLOC_NUMBER_ADD:
+	case ALLOC_NUMBER_REMOVE:
+		u = (struct update_job *)h;
+		if (op->kind == ALLOC_UPDATE) {
+			u->items[0] = *op->req;
+		} else {
+			u->items[0].parse_code = AC_OK;
+			u->num_side = op->side;
+			u->num_add = op->kind == ALLOC_NUMBER_ADD;
+			/* "" would read as "not a /numbers request": any non-empty
+			 * stand-in fails normalisation the same way. */
+			snprintf(u->number, sizeof(u->number), "%s",
+			         op->number && op->number[0] ? op->number : "?");
+		}
+		u->items[0].has_id = true;
+		memcpy(u->items[0].id, op->id, STORE_ID_LEN);
+		job_submit(s, h, update_step, 1);
+		return;
+	}
+}
+
+/* The blocking calls: submit, then sleep until done. */
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void waiter_wake(void *arg)
+{
+	struct waiter *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void submit_wait(struct alloc_service *s, const struct alloc_op *op)
+{
+	struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+	alloc_submit(s, op, waiter_wake, &w);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+}
+
+void alloc_create(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
+                  const struct alloc_req *req, struct alloc_result *res)
+{
+	struct alloc_op op = {.kind = ALLOC_CREATE, .cfg = cfg, .t = t, .req = req, .res = res};
+
+	submit_wait(s, &op);
+}
+
+void alloc_update(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
+                  const uint8_t id[STORE_ID_LEN], const struct alloc_req *req,
+                  struct alloc_result *res)
+{
+	struct alloc_op op = {.kind = ALLOC_UPDATE, .cfg = cfg, .t = t, .req = req, .res = res};
+
+	memcpy(op.id, id, STORE_ID_LEN);
+	submit_wait(s, &op);
+}
+
+void alloc_bulk_update(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
+                       const struct alloc_req *items, size_t n, struct alloc_result *res)
+{
+	struct alloc_op op = {
+	    .kind = ALLOC_BULK, .cfg = cfg, .t = t, .req = items, .n = n, .res = res};
+
+	submit_wait(s, &op);
+}
+
+void alloc_number_add(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
+                      const uint8_t id[STORE_ID_LEN], int side, const char *raw,
+                      struct alloc_result *res)
+{
+	struct alloc_op op = {
+	    .kind = ALLOC_NUMBER_ADD, .cfg = cfg, .t = t, .side = side, .number = raw, .res = res};
+
+	memcpy(op.id, id, STORE_ID_LEN);
+	submit_wait(s, &op);
+}
+
+void alloc_number_remove(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
+                         const uint8_t id[STORE_ID_LEN], int side, const char *raw,
+                         struct alloc_result *res)
+{
+	struct alloc_op op = {.kind = ALLOC_NUMBER_REMOVE,
+	                      .cfg = cfg,
+	                      .t = t,
+	                      .side = side,
+	                      .number = raw,
+	                      .res = res};
+
+	memcpy(op.id, id, STORE_ID_LEN);
+	submit_wait(s, &op);
 }
 
 void alloc_delete(struct alloc_service *s, const struct tenant *t, const uint8_t id[STORE_ID_LEN],
                   struct alloc_result *res)
 {
-	struct delete_job j = {.t = t, .id = id, .res = res, .now = clock_now_ms()};
-	int rc;
+	struct alloc_op op = {.kind = ALLOC_DELETE, .t = t, .res = res};
 
-	memset(res, 0, sizeof(*res));
-	rc = store_write(s->st, delete_step, &j, 1);
-	if (rc != 0)
-		result_store_err(res, rc);
+	memcpy(op.id, id, STORE_ID_LEN);
+	submit_wait(s, &op);
 }

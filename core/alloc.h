@@ -86,6 +86,37 @@ struct alloc_service; /* owns nothing but references: store and config */
 int alloc_service_new(struct alloc_service **sp, struct store *st);
 void alloc_service_free(struct alloc_service *s);
 
+/* A change to submit without waiting (the HTTP pool suspends the connection
+ * meanwhile, so a group commit can hold more requests than there are pool
+ * threads). The blocking calls below are this plus a wait. */
+enum alloc_op_kind {
+	ALLOC_CREATE,
+	ALLOC_UPDATE,
+	ALLOC_DELETE,
+	ALLOC_BULK,
+	ALLOC_NUMBER_ADD,
+	ALLOC_NUMBER_REMOVE,
+};
+
+struct alloc_op {
+	enum alloc_op_kind kind;
+	const struct config *cfg;    /* must stay referenced until done */
+	const struct tenant *t;      /* of cfg */
+	uint8_t id[STORE_ID_LEN];    /* UPDATE, DELETE, NUMBER_* */
+	const struct alloc_req *req; /* CREATE, UPDATE: one; BULK: n items (copied) */
+	size_t n;
+	int side;                 /* NUMBER_*: STORE_A or STORE_B */
+	const char *number;       /* NUMBER_*: as given (copied) */
+	struct alloc_result *res; /* 1, or n for BULK; final when done runs */
+};
+
+/* done(arg) runs once every result is final: on the store's writer thread
+ * after the sync, or on the caller's thread when the request never reached
+ * the store. It must only hand the news over, never block. */
+typedef void (*alloc_done_fn)(void *arg);
+void alloc_submit(struct alloc_service *s, const struct alloc_op *op, alloc_done_fn done,
+                  void *arg);
+
 /* Each call takes the tenant it runs for (auth done by api/) and the config
  * snapshot that tenant belongs to. */
 void alloc_create(struct alloc_service *s, const struct config *cfg, const struct tenant *t,
