@@ -80,6 +80,9 @@ static void request_free(struct api_request *q)
 {
 	if (!q)
 		return;
+	if (q->cfg)
+		config_unref(q->cfg);
+	free(q->res);
 	free(q->body);
 	free(q->reply.body);
 	free(q);
@@ -204,6 +207,97 @@ static enum MHD_Result send_reply(struct api *a, struct MHD_Connection *conn, co
 	return ret;
 }
 
+static void change_done(void *arg)
+{
+	struct api_request *q = arg;
+	struct api *a = q->api;
+
+	pthread_mutex_lock(&a->mu);
+	q->await = AWAIT_DONE;
+	if (q->suspended) {
+		q->suspended = false;
+		q->resumed = true;
+		a->resuming++;
+		MHD_resume_connection(q->conn);
+	}
+	a->inflight--;
+	pthread_cond_broadcast(&a->idle);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* MHD has taken a resumed connection back (it runs the handler again, or
+ * completes the request): it no longer counts as suspended. */
+static void resume_seen(struct api *a, struct api_request *q)
+{
+	pthread_mutex_lock(&a->mu);
+	if (q->resumed) {
+		q->resumed = false;
+		a->resuming--;
+		pthread_cond_broadcast(&a->idle);
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+bool api_change(struct api_request *q, const char *method, struct alloc_op *op, size_t n)
+{
+	struct api *a = q->api;
+
+	if (q->await == AWAIT_DONE)
+		return true;
+	q->res = calloc(n, sizeof(*q->res));
+	if (!q->res) {
+		api_reply_error(&q->reply, q, method, 500, AC_INTERNAL, "out of memory");
+		return false;
+	}
+	op->res = q->res;
+	pthread_mutex_lock(&a->mu);
+	if (a->stopping) {
+		pthread_mutex_unlock(&a->mu);
+		api_reply_error(&q->reply, q, method, 503, AC_INTERNAL,
+		                "shutting down: the change was not made, retry later");
+		return false;
+	}
+	q->await = AWAIT_RUNNING;
+	a->inflight++;
+	pthread_mutex_unlock(&a->mu);
+	/* The change reads the tenant from this snapshot until it is done, and
+	 * the second pass answers from the same one. */
+	q->cfg = config_ref((struct config *)op->cfg);
+	alloc_submit(a->svc, op, change_done, q);
+	return false;
+}
+
+/* After a first pass that submitted a change: suspends the connection until
+ * the change is done (true), or, when it already is, says so (false). */
+static bool await_suspend(struct api *a, struct MHD_Connection *conn, struct api_request *q)
+{
+	bool running;
+
+	pthread_mutex_lock(&a->mu);
+	running = q->await == AWAIT_RUNNING;
+	if (running) {
+		MHD_suspend_connection(conn);
+		q->suspended = true;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return running;
+}
+
+/* Routes, and once more when a change submitted by the first pass is
+ * already done; false when the connection was suspended meanwhile. */
+static bool route(struct api *a, struct MHD_Connection *conn, const char *url, const char *method,
+                  struct api_request *q)
+{
+	api_route(a, conn, url, method, q);
+	if (q->reply.status != 0) /* answered, or a second pass */
+		return true;
+	/* No answer: a change was submitted. It may be done already. */
+	if (await_suspend(a, conn, q))
+		return false;
+	api_route(a, conn, url, method, q);
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -226,6 +320,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			q->id[2 * i + 1] = hex[rnd[i] & 15];
 		}
 		q->id[16] = '\0';
+		q->api = a;
+		q->conn = conn;
 		*con_cls = q;
 		if (!declared_too_large(conn))
 			return MHD_YES;
@@ -233,7 +329,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 * Continue either) and closes the connection after the reply. The
 		 * usual order still holds: auth, version and target come first. */
 		q->too_large = true;
-		api_route(a, conn, url, method, q);
+		if (!route(a, conn, url, method, q))
+			return MHD_YES;
 		return send_reply(a, conn, method, q);
 	}
 	if (*upload_data_size) {
@@ -246,16 +343,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	api_route(a, conn, url, method, q);
+	if (q->await == AWAIT_DONE)
+		resume_seen(a, q);
+	if (!route(a, conn, url, method, q))
+		return MHD_YES;
 	return send_reply(a, conn, method, q);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
 	(void)conn;
 	(void)toe;
+	if (*con_cls)
+		resume_seen(cls, *con_cls);
 	request_free(*con_cls);
 	*con_cls = NULL;
 }
@@ -276,7 +377,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 int api_start(struct api **ap, struct alloc_service *svc, const char *listen, int threads)
 {
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	unsigned pool = threads > 1 ? (unsigned)threads : 1;
 	/* Enough for keep-alive clients of every pool thread: MHD splits the
 	 * limit between the threads, and connections spread unevenly. */
@@ -301,6 +403,8 @@ int api_start(struct api **ap, struct alloc_service *svc, const char *listen, in
 		return err;
 	}
 	a->svc = svc;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->idle, NULL);
 	snprintf(a->listen, sizeof(a->listen), "%s", listen);
 	flags |=
 	    MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
@@ -340,8 +444,17 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	/* Changes in flight finish first (the store writer completes them and
+	 * their connections resume), so no connection stays suspended. */
+	pthread_mutex_lock(&a->mu);
+	a->stopping = true;
+	while (a->inflight > 0 || a->resuming > 0)
+		pthread_cond_wait(&a->idle, &a->mu);
+	pthread_mutex_unlock(&a->mu);
 	if (a->daemon)
 		MHD_stop_daemon(a->daemon);
+	pthread_cond_destroy(&a->idle);
+	pthread_mutex_destroy(&a->mu);
 	api_metrics_free(a->metrics);
 	free(a);
 }

@@ -3,6 +3,7 @@
 #ifndef PB_API_INT_H
 #define PB_API_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,11 @@ struct api {
 	struct alloc_service *svc;
 	struct api_metrics *metrics;
 	char listen[CONFIG_STR];
+	pthread_mutex_t mu;  /* guards inflight and every request's await state */
+	pthread_cond_t idle; /* inflight reached 0 */
+	unsigned inflight;   /* changes submitted and not yet done */
+	unsigned resuming;   /* connections resumed that MHD has not taken back yet */
+	bool stopping;       /* api_stop began: no new changes */
 };
 
 struct api_reply {
@@ -62,8 +68,21 @@ struct api_reply {
 	const char *www_auth;     /* WWW-Authenticate value for 401, or NULL */
 };
 
+/* A change runs without holding its pool thread: the route submits it
+ * (alloc_submit), the connection is suspended, and when the group commit
+ * has synced the connection resumes, the route runs again and finds the
+ * results in the request. */
+enum api_await { AWAIT_NONE = 0, AWAIT_RUNNING, AWAIT_DONE };
+
 struct api_request {
 	char id[17]; /* 16 hex chars, also X-Request-Id */
+	struct api *api;
+	struct MHD_Connection *conn;
+	struct config *cfg;       /* the snapshot of the first pass; held to the end */
+	enum api_await await;     /* guarded by api.mu */
+	bool suspended;           /* guarded by api.mu */
+	bool resumed;             /* guarded by api.mu: counted in api.resuming */
+	struct alloc_result *res; /* the change's results: 1, or a bulk's n */
 	int64_t start_us;
 	char *body; /* NUL-terminated; at most API_BODY_MAX bytes kept */
 	size_t len, cap;
@@ -145,6 +164,13 @@ void api_reply_error(struct api_reply *r, const struct api_request *q, const cha
  * our parse_code) into 413. */
 void api_reply_result(struct api_reply *r, const struct api_request *q, const char *method,
                       const struct tenant *t, const struct alloc_result *res, bool too_large);
+
+/* ---- changes without a waiting thread (api.c) ---- */
+
+/* true: the change op has run and its results are in q->res (second pass).
+ * false: it was just submitted with op->res = q->res (n results) and the
+ * route must return without a reply; or, out of memory, the reply is set. */
+bool api_change(struct api_request *q, const char *method, struct alloc_op *op, size_t n);
 
 /* ---- routing (api_routes.c) ---- */
 

@@ -210,12 +210,13 @@ static void do_create(struct api *a, struct api_request *q, const char *method,
                       const struct config *cfg, const struct tenant *t)
 {
 	struct alloc_req req;
-	struct alloc_result res;
+	struct alloc_op op = {.kind = ALLOC_CREATE, .cfg = cfg, .t = t, .req = &req};
 
-	body_req(q, &req);
-	memset(&res, 0, sizeof(res));
-	alloc_create(a->svc, cfg, t, &req, &res);
-	api_reply_result(&q->reply, q, method, t, &res, q->too_large);
+	(void)a;
+	if (q->await != AWAIT_DONE)
+		body_req(q, &req);
+	if (api_change(q, method, &op, 1))
+		api_reply_result(&q->reply, q, method, t, q->res, q->too_large);
 }
 
 static cJSON *bulk_json(const struct api_request *q, const char *method, const struct tenant *t,
@@ -262,9 +263,11 @@ static void do_bulk(struct api *a, struct api_request *q, const char *method,
                     const struct config *cfg, const struct tenant *t)
 {
 	size_t limit = t->bulk_limit > 0 ? (size_t)t->bulk_limit : 100, i;
-	struct alloc_result *res = NULL;
+	struct alloc_op op = {.kind = ALLOC_BULK, .cfg = cfg, .t = t};
+	struct alloc_result *res;
 	struct api_bulk b;
 
+	(void)a;
 	if (q->too_large) {
 		api_reply_error(&q->reply, q, method, 413, AC_BAD_PARAM,
 		                "body is larger than %d bytes", API_BODY_MAX);
@@ -278,17 +281,16 @@ static void do_bulk(struct api *a, struct api_request *q, const char *method,
 		               api_envelope(q->id, method, status, b.code, b.msg, NULL));
 		return;
 	}
-	res = calloc(b.n, sizeof(*res));
-	if (!res) {
-		api_reply_error(&q->reply, q, method, 500, AC_INTERNAL, "out of memory");
-		goto out;
-	}
 	for (i = 0; i < b.n; i++) {
 		b.items[i].has_id = b.ids[i][0] != '\0';
 		if (b.items[i].has_id)
 			path_id(b.ids[i], b.items[i].id);
 	}
-	alloc_bulk_update(a->svc, cfg, t, b.items, b.n, res);
+	op.req = b.items;
+	op.n = b.n;
+	if (!api_change(q, method, &op, b.n))
+		goto out;
+	res = q->res;
 	/* An item without greenpin_id fails alone in core (code 3), changing
 	 * nothing; when its shape is also wrong (not an object, wrong types),
 	 * the body stage's 5 comes before 3. */
@@ -304,7 +306,6 @@ static void do_bulk(struct api *a, struct api_request *q, const char *method,
 	}
 	api_reply_json(&q->reply, 200, bulk_json(q, method, t, res, b.n));
 out:
-	free(res);
 	api_bulk_free(&b);
 }
 
@@ -314,12 +315,14 @@ static void do_update(struct api *a, struct api_request *q, const char *method,
                       const struct config *cfg, const struct tenant *t, const uint8_t *id)
 {
 	struct alloc_req req;
-	struct alloc_result res;
+	struct alloc_op op = {.kind = ALLOC_UPDATE, .cfg = cfg, .t = t, .req = &req};
 
-	body_req(q, &req);
-	memset(&res, 0, sizeof(res));
-	alloc_update(a->svc, cfg, t, id, &req, &res);
-	api_reply_result(&q->reply, q, method, t, &res, q->too_large);
+	(void)a;
+	if (q->await != AWAIT_DONE)
+		body_req(q, &req);
+	memcpy(op.id, id, STORE_ID_LEN);
+	if (api_change(q, method, &op, 1))
+		api_reply_result(&q->reply, q, method, t, q->res, q->too_large);
 }
 
 static void do_number_add(struct api *a, struct api_request *q, const char *method,
@@ -337,8 +340,12 @@ static void do_number_add(struct api *a, struct api_request *q, const char *meth
 		code =
 		    api_parse_number_body(q->body ? q->body : "", q->len, &raw, msg, sizeof(msg));
 	if (code == AC_OK) {
-		alloc_number_add(a->svc, cfg, t, id, side, raw, &res);
-		api_reply_result(&q->reply, q, method, t, &res, false);
+		struct alloc_op op = {
+		    .kind = ALLOC_NUMBER_ADD, .cfg = cfg, .t = t, .side = side, .number = raw};
+
+		memcpy(op.id, id, STORE_ID_LEN);
+		if (api_change(q, method, &op, 1))
+			api_reply_result(&q->reply, q, method, t, q->res, false);
 		free(raw);
 		return;
 	}
@@ -387,13 +394,22 @@ static void route_item(struct api *a, struct api_request *q, const char *method,
 		do_number_add(a, q, method, cfg, t, id, side);
 		return;
 	}
-	if (p->n == 8)
-		alloc_number_remove(a->svc, cfg, t, id, side, p->seg[7], &res);
-	else if (m == M_GET)
+	if (m == M_GET) {
 		alloc_get(a->svc, t, id, &res);
-	else
-		alloc_delete(a->svc, t, id, &res);
-	api_reply_result(&q->reply, q, method, t, &res, false);
+		api_reply_result(&q->reply, q, method, t, &res, false);
+		return;
+	}
+	{
+		struct alloc_op op = {.kind = p->n == 8 ? ALLOC_NUMBER_REMOVE : ALLOC_DELETE,
+		                      .cfg = cfg,
+		                      .t = t,
+		                      .side = side,
+		                      .number = p->n == 8 ? p->seg[7] : NULL};
+
+		memcpy(op.id, id, STORE_ID_LEN);
+		if (api_change(q, method, &op, 1))
+			api_reply_result(&q->reply, q, method, t, q->res, false);
+	}
 }
 
 /* The route template of a tenant path (seg[0..1] = "v1", "tenants"). */
@@ -420,7 +436,8 @@ static void route_tenant(struct api *a, struct MHD_Connection *conn, const char 
 {
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 	const char *ver;
-	struct config *cfg = config_current();
+	/* A second pass (after a change) keeps the first pass's snapshot. */
+	struct config *cfg = q->cfg ? config_ref(q->cfg) : config_current();
 	const struct tenant *t = api_auth_tenant(cfg, auth);
 	unsigned m = method_bit(method);
 
