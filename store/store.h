@@ -164,6 +164,60 @@ int store_alloc_scan(struct store_txn *t, const char *tenant, int64_t created_fr
 /* Active allocations of tenant (kept as a counter in the same transactions). */
 uint64_t store_active_count(struct store_txn *t, const char *tenant);
 
+/* --- the webhook outbox (DESIGN §4): an event is added in the same
+ * transaction as the change that causes it. --- */
+#define STORE_EVENT_TYPE_MAX 32
+#define STORE_EVENT_URL_MAX  512
+#define STORE_EVENT_BODY_MAX 8192
+#define STORE_EVENT_ERR_MAX  160
+
+enum store_ev_state { STORE_EV_PENDING = 0, STORE_EV_DELIVERED = 1, STORE_EV_DEAD = 2 };
+
+struct store_event {
+	uint64_t seq;                      /* set by store_event_add, then the key */
+	uint8_t delivery_id[STORE_ID_LEN]; /* X-Pinbridge-Delivery: stable across retries */
+	char tenant[STORE_TENANT_MAX + 1];
+	char type[STORE_EVENT_TYPE_MAX];   /* "deallocation", "call-completed", ... */
+	char url[STORE_EVENT_URL_MAX];     /* where it goes, fixed when it is written */
+	uint8_t state;                     /* enum store_ev_state */
+	uint32_t attempts;
+	int64_t created_ms;  /* committed with its cause */
+	int64_t first_ms;    /* start of max_age: created_ms, or when replayed */
+	int64_t due_ms;      /* pending: next attempt; delivered/dead: purge time */
+	int64_t done_ms;     /* delivered/dead: when; 0 while pending */
+	int last_status;     /* HTTP status of the last attempt, 0 = none / transport error */
+	char last_error[STORE_EVENT_ERR_MAX];
+	uint32_t body_len;
+	char body[STORE_EVENT_BODY_MAX]; /* the JSON payload, not NUL-terminated */
+};
+
+/* write: assigns ev->seq (increasing, never reused) and stores ev with its
+ * index entries: evbytenant (tenant, state, seq), evid (delivery_id), evdue
+ * (due_ms, seq). Counts pending events per tenant. */
+int store_event_add(struct store_txn *t, struct store_event *ev);
+/* write: a new version of an existing event (state, attempts, due...);
+ * indexes follow. ENOENT when seq is unknown. */
+int store_event_put(struct store_txn *t, const struct store_event *ev);
+/* write: removes the event and its index entries (retention purge). */
+int store_event_del(struct store_txn *t, uint64_t seq);
+int store_event_get(struct store_txn *t, uint64_t seq, struct store_event *out);
+/* The event with this delivery id: 0 and *out, or ENOENT. */
+int store_event_by_delivery(struct store_txn *t, const uint8_t id[STORE_ID_LEN],
+                            struct store_event *out);
+
+/* Events whose due_ms <= until_ms (pending: to send; delivered or dead: to
+ * purge), earliest first; fn's non-zero stops the walk and is returned.
+ * fn gets the whole event. */
+typedef int (*store_event_fn)(void *arg, const struct store_event *ev);
+int store_event_due_each(struct store_txn *t, int64_t until_ms, store_event_fn fn, void *arg);
+
+/* A tenant's events in one state, in seq order, strictly after after_seq. */
+int store_event_scan(struct store_txn *t, const char *tenant, int state, uint64_t after_seq,
+                     store_event_fn fn, void *arg);
+
+/* Pending events of tenant (NULL: of every tenant). */
+uint64_t store_event_pending_count(struct store_txn *t, const char *tenant);
+
 struct store_stats {
 	uint64_t map_size;     /* bytes */
 	uint64_t map_used;     /* bytes in use (last page number * page size) */
