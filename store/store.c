@@ -14,12 +14,16 @@
 
 #define DEFAULT_MAP_SIZE (UINT64_C(8) << 30)
 #define MIN_READERS      512u
-#define MAX_DBS          32 /* room for the calls and outbox tables to come */
-#define SCHEMA_VERSION   1
+#define MAX_DBS          32 /* room for the calls tables to come */
+/* 1: allocations; 2: and the outbox tables (an old directory is upgraded
+ * by creating them). */
+#define SCHEMA_VERSION 2
 
 static const char *const db_names[DB_COUNT] = {
-    [DB_ALLOC] = "alloc", [DB_BYTENANT] = "bytenant", [DB_TXN] = "txn",       [DB_VNPIN] = "vnpin",
-    [DB_VNNUM] = "vnnum", [DB_BYVN] = "byvn",         [DB_EXPIRY] = "expiry", [DB_META] = "meta",
+    [DB_ALLOC] = "alloc",         [DB_BYTENANT] = "bytenant", [DB_TXN] = "txn",
+    [DB_VNPIN] = "vnpin",         [DB_VNNUM] = "vnnum",       [DB_BYVN] = "byvn",
+    [DB_EXPIRY] = "expiry",       [DB_META] = "meta",         [DB_OUTBOX] = "outbox",
+    [DB_EVTENANT] = "evbytenant", [DB_EVID] = "evid",         [DB_EVDUE] = "evdue",
 };
 
 int store_errno(int rc)
@@ -85,7 +89,9 @@ static int make_dir(const char *dir)
 	return 0;
 }
 
-/* Opens the named databases and checks the schema version. This one write
+/* Opens (creating what is missing) the named databases and checks the
+ * schema version. An older version is upgraded in place: every version so far
+ * only added tables, which MDB_CREATE has just made. This one write
  * transaction runs before the writer thread exists, so it is still the only
  * writer. */
 static int open_dbs(struct store *s)
@@ -117,10 +123,17 @@ static int open_dbs(struct store *s)
 				rc = MDB_CORRUPTED;
 			else
 				memcpy(&ver, v.mv_data, sizeof(ver));
-			if (rc == 0 && ver != SCHEMA_VERSION) {
+			if (rc == 0 && ver > SCHEMA_VERSION) {
 				log_err("store", "schema version %u, this build knows %u", ver,
 				        SCHEMA_VERSION);
 				rc = MDB_INCOMPATIBLE;
+			} else if (rc == 0 && ver < SCHEMA_VERSION) {
+				log_info("store", "schema version %u upgraded to %u", ver,
+				         SCHEMA_VERSION);
+				ver = SCHEMA_VERSION;
+				v.mv_size = sizeof(ver);
+				v.mv_data = &ver;
+				rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
 			}
 		}
 	}

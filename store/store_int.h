@@ -22,9 +22,17 @@ enum store_db {
 	DB_VNNUM,     /* vn16 num16 -> id16 side (dupsort, active only) */
 	DB_BYVN,      /* vn16 id16 -> side mask (active only) */
 	DB_EXPIRY,    /* be64(at) id16 -> "" */
-	DB_META,      /* see KEY_META_* */
+	DB_META,      /* 'V' version, 'A' lp(tenant) active, 'E' lp(tenant) pending
+	               * events ('E' lp("") all tenants), 'Q' last event seq */
+	DB_OUTBOX,    /* be64u(seq) -> event */
+	DB_EVTENANT,  /* lp(tenant) state be64u(seq) -> "" */
+	DB_EVID,      /* delivery_id16 -> be64u(seq) */
+	DB_EVDUE,     /* be64(due) be64u(seq) -> "" (every event) */
 	DB_COUNT
 };
+
+/* store_txn's cursor masks have a bit per table. */
+_Static_assert(DB_COUNT <= 16, "cur_bound and cur_busy are 16 bits");
 
 struct store_job; /* store_writer.c */
 
@@ -81,6 +89,14 @@ int store_cursor(struct store_txn *t, enum store_db db, MDB_cursor **cp);
 void store_cursor_done(struct store_txn *t, enum store_db db, MDB_cursor *c);
 /* Closes a read transaction's cached cursors. */
 void store_cursors_close(struct store_txn *t);
+/* After a scan's callback: moves c past the entry (key, dup) it was on,
+ * wherever a write in the callback may have left it. dup is NULL for plain
+ * tables. */
+int store_step_next(struct store_txn *t, MDB_cursor *c, const uint8_t *key, size_t klen,
+                    const uint8_t *dup, size_t dlen, MDB_val *k, MDB_val *v);
+/* The end of a scan: its cursor's last rc -> 0 or an errno (positive values
+ * are errnos already, reported where they arose). */
+int store_scan_end(struct store_txn *t, int rc, const char *what);
 /* Hex of an id for log lines. */
 void store_id_hex(char out[2 * STORE_ID_LEN + 1], const uint8_t id[STORE_ID_LEN]);
 
@@ -103,6 +119,9 @@ size_t key_lp(uint8_t *p, const char *s, size_t max);
 /* Big-endian with the sign bit flipped: byte order is numeric order. */
 void key_be64(uint8_t out[8], int64_t v);
 int64_t key_get_be64(const uint8_t in[8]);
+/* Plain big-endian, for unsigned values (event seq). */
+void key_u64(uint8_t out[8], uint64_t v);
+uint64_t key_get_u64(const uint8_t in[8]);
 
 /* Each builder returns the key length, or 0 when a field is out of range. */
 size_t key_bytenant(uint8_t *k, const char *tenant, int64_t created_ms,
@@ -117,6 +136,15 @@ size_t key_vnnum(uint8_t *k, const char *vn, const char *num);
 size_t key_byvn(uint8_t *k, const char *vn, const uint8_t id[STORE_ID_LEN]);
 size_t key_expiry(uint8_t *k, int64_t at_ms, const uint8_t id[STORE_ID_LEN]);
 size_t key_meta_active(uint8_t *k, const char *tenant);
+
+#define KEY_EVDUE_LEN 16
+/* lp(tenant) state: the prefix of a tenant's events in one state; with the
+ * seq appended, an evbytenant key. 0 when tenant is empty or too long. */
+size_t key_evtenant_prefix(uint8_t *k, const char *tenant, uint8_t state);
+size_t key_evtenant(uint8_t *k, const char *tenant, uint8_t state, uint64_t seq);
+void key_evdue(uint8_t k[KEY_EVDUE_LEN], int64_t due_ms, uint64_t seq);
+/* 'E' lp(tenant); tenant "" is the all-tenants total (no tenant is empty). */
+size_t key_meta_evpending(uint8_t *k, const char *tenant);
 
 /* vnpin key -> pin (NUL-terminated); 0 or EINVAL. */
 int key_vnpin_pin(const uint8_t *k, size_t len, char pin[STORE_PIN_MAX + 1]);
@@ -137,5 +165,19 @@ int store_record_decode(const uint8_t *buf, size_t len, struct store_alloc *out)
 
 /* Next lifecycle time of a record (store_alloc_put's expiry key), 0 = none. */
 int64_t store_record_due(const struct store_alloc *r);
+
+#define STORE_EVENT_VERSION 1
+#define STORE_EVENT_REC_MAX (1024 + STORE_EVENT_BODY_MAX) /* the header is under 900 */
+
+/* An outbox event (seq is the key, not stored); the body takes body_len
+ * bytes. 0 and *len, or EINVAL when a field is out of range: tenant or type
+ * empty, a string unterminated in its field, state unknown, body_len over
+ * STORE_EVENT_BODY_MAX. */
+int store_event_encode(const struct store_event *ev, uint8_t *buf, size_t cap, size_t *len);
+/* 0, or EINVAL for anything but a well-formed event of a known version;
+ * never reads past buf+len. seq is left 0. with_body: the body is copied
+ * and the rest of out->body zeroed; else out->body is not touched (an
+ * index update needs only the header). */
+int store_event_decode(const uint8_t *buf, size_t len, struct store_event *out, bool with_body);
 
 #endif

@@ -47,6 +47,23 @@ int64_t key_get_be64(const uint8_t in[8])
 	return (int64_t)(u ^ (UINT64_C(1) << 63));
 }
 
+void key_u64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+uint64_t key_get_u64(const uint8_t in[8])
+{
+	uint64_t u = 0;
+
+	for (int i = 0; i < 8; i++)
+		u = (u << 8) | in[i];
+	return u;
+}
+
 size_t key_bytenant_prefix(uint8_t *k, const char *tenant)
 {
 	return key_lp(k, tenant, STORE_TENANT_MAX);
@@ -125,6 +142,44 @@ size_t key_meta_active(uint8_t *k, const char *tenant)
 	size_t n;
 
 	k[0] = 'A';
+	n = key_lp(k + 1, tenant, STORE_TENANT_MAX);
+	return n ? n + 1 : 0;
+}
+
+size_t key_evtenant_prefix(uint8_t *k, const char *tenant, uint8_t state)
+{
+	size_t n;
+
+	if (tenant[0] == '\0')
+		return 0;
+	n = key_lp(k, tenant, STORE_TENANT_MAX);
+	if (n == 0)
+		return 0;
+	k[n] = state;
+	return n + 1;
+}
+
+size_t key_evtenant(uint8_t *k, const char *tenant, uint8_t state, uint64_t seq)
+{
+	size_t n = key_evtenant_prefix(k, tenant, state);
+
+	if (n == 0)
+		return 0;
+	key_u64(k + n, seq);
+	return n + 8;
+}
+
+void key_evdue(uint8_t k[KEY_EVDUE_LEN], int64_t due_ms, uint64_t seq)
+{
+	key_be64(k, due_ms);
+	key_u64(k + 8, seq);
+}
+
+size_t key_meta_evpending(uint8_t *k, const char *tenant)
+{
+	size_t n;
+
+	k[0] = 'E';
 	n = key_lp(k + 1, tenant, STORE_TENANT_MAX);
 	return n ? n + 1 : 0;
 }

@@ -62,10 +62,8 @@ void store_cursors_close(struct store_txn *t)
 	t->cur_bound = t->cur_busy = 0;
 }
 
-/* After a callback: moves c past the entry (key, dup) it was on, wherever a
- * write in the callback may have left it. dup is NULL for plain tables. */
-static int step_next(struct store_txn *t, MDB_cursor *c, const uint8_t *key, size_t klen,
-                     const uint8_t *dup, size_t dlen, MDB_val *k, MDB_val *v)
+int store_step_next(struct store_txn *t, MDB_cursor *c, const uint8_t *key, size_t klen,
+                    const uint8_t *dup, size_t dlen, MDB_val *k, MDB_val *v)
 {
 	int rc;
 
@@ -87,9 +85,7 @@ static int step_next(struct store_txn *t, MDB_cursor *c, const uint8_t *key, siz
 	return rc;
 }
 
-/* The end of a scan: its cursor's last rc -> 0 or an errno (positive values
- * are errnos already, reported where they arose). */
-static int scan_end(struct store_txn *t, int rc, const char *what)
+int store_scan_end(struct store_txn *t, int rc, const char *what)
 {
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		return 0;
@@ -240,10 +236,10 @@ int store_pin_each(struct store_txn *t, const char *vn, store_pin_fn fn, void *a
 		urc = fn(arg, &hit);
 		if (urc)
 			break;
-		rc = step_next(t, c, kb, klen, NULL, 0, &k, &v);
+		rc = store_step_next(t, c, kb, klen, NULL, 0, &k, &v);
 	}
 	store_cursor_done(t, DB_VNPIN, c);
-	return urc ? urc : scan_end(t, rc, "vnpin scan");
+	return urc ? urc : store_scan_end(t, rc, "vnpin scan");
 }
 
 int store_num_each(struct store_txn *t, const char *vn, const char *number, store_num_fn fn,
@@ -274,10 +270,10 @@ int store_num_each(struct store_txn *t, const char *vn, const char *number, stor
 		urc = fn(arg, &hit);
 		if (urc)
 			break;
-		rc = step_next(t, c, kb, sizeof(kb), db, sizeof(db), &k, &v);
+		rc = store_step_next(t, c, kb, sizeof(kb), db, sizeof(db), &k, &v);
 	}
 	store_cursor_done(t, DB_VNNUM, c);
-	return urc ? urc : scan_end(t, rc, "vnnum scan");
+	return urc ? urc : store_scan_end(t, rc, "vnnum scan");
 }
 
 int store_vn_in_use(struct store_txn *t, const char *vn)
@@ -329,10 +325,10 @@ int store_due_each(struct store_txn *t, int64_t until_ms, store_due_fn fn, void 
 		urc = fn(arg, kb + 8, at);
 		if (urc)
 			break;
-		rc = step_next(t, c, kb, sizeof(kb), NULL, 0, &k, &v);
+		rc = store_step_next(t, c, kb, sizeof(kb), NULL, 0, &k, &v);
 	}
 	store_cursor_done(t, DB_EXPIRY, c);
-	return urc ? urc : scan_end(t, rc, "expiry scan");
+	return urc ? urc : store_scan_end(t, rc, "expiry scan");
 }
 
 int store_alloc_scan(struct store_txn *t, const char *tenant, int64_t created_from_ms,
@@ -381,10 +377,10 @@ int store_alloc_scan(struct store_txn *t, const char *tenant, int64_t created_fr
 			if (urc)
 				break;
 		}
-		rc = step_next(t, c, start, klen, NULL, 0, &k, &v);
+		rc = store_step_next(t, c, start, klen, NULL, 0, &k, &v);
 	}
 	store_cursor_done(t, DB_BYTENANT, c);
-	return urc ? urc : scan_end(t, rc, "bytenant scan");
+	return urc ? urc : store_scan_end(t, rc, "bytenant scan");
 }
 
 uint64_t store_active_count(struct store_txn *t, const char *tenant)

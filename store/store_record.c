@@ -1,4 +1,5 @@
-/* store_record: the on-disk form of an allocation. A version byte, then
+/* store_record: the on-disk form of an allocation and of an outbox event. A
+ * version byte, then
  * fixed-width integers and length-prefixed strings; decoding checks every
  * length against its limit and the end of the buffer, so a damaged record is
  * refused rather than read past. */
@@ -31,6 +32,20 @@ static void put_u8(struct wbuf *w, uint8_t v)
 	put_bytes(w, &v, 1);
 }
 
+static void put_u32(struct wbuf *w, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+
+	put_bytes(w, b, 4);
+}
+
+static void put_u16(struct wbuf *w, uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+
+	put_bytes(w, b, 2);
+}
+
 static void put_i64(struct wbuf *w, int64_t v)
 {
 	uint8_t b[8];
@@ -50,6 +65,19 @@ static void put_str(struct wbuf *w, const char *s, size_t size, bool nonempty)
 		return;
 	}
 	put_u8(w, (uint8_t)n);
+	put_bytes(w, s, n);
+}
+
+/* The same with a 16-bit length, for fields over 255 bytes. */
+static void put_str16(struct wbuf *w, const char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+
+	if (n == size || n > UINT16_MAX) {
+		w->bad = true;
+		return;
+	}
+	put_u16(w, (uint16_t)n);
 	put_bytes(w, s, n);
 }
 
@@ -119,6 +147,20 @@ static uint8_t get_u8(struct rbuf *r)
 	return b ? b[0] : 0;
 }
 
+static uint16_t get_u16(struct rbuf *r)
+{
+	const uint8_t *b = get_bytes(r, 2);
+
+	return b ? (uint16_t)(b[0] << 8 | b[1]) : 0;
+}
+
+static uint32_t get_u32(struct rbuf *r)
+{
+	const uint8_t *b = get_bytes(r, 4);
+
+	return b ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3] : 0;
+}
+
 static int64_t get_i64(struct rbuf *r)
 {
 	const uint8_t *b = get_bytes(r, 8);
@@ -126,10 +168,10 @@ static int64_t get_i64(struct rbuf *r)
 	return b ? key_get_be64(b) : 0;
 }
 
-/* Into a char[size] field: at most size-1 bytes, none of them NUL. */
-static void get_str(struct rbuf *r, char *out, size_t size, bool nonempty)
+/* Into a char[size] field: at most size-1 bytes (n of them, read), none of
+ * them NUL. */
+static void get_strn(struct rbuf *r, size_t n, char *out, size_t size, bool nonempty)
 {
-	size_t n = get_u8(r);
 	const uint8_t *b;
 
 	if (n >= size || (nonempty && n == 0)) {
@@ -143,6 +185,13 @@ static void get_str(struct rbuf *r, char *out, size_t size, bool nonempty)
 	}
 	memcpy(out, b, n);
 	out[n] = '\0';
+}
+
+static void get_str(struct rbuf *r, char *out, size_t size, bool nonempty)
+{
+	size_t n = get_u8(r);
+
+	get_strn(r, n, out, size, nonempty);
 }
 
 static void get_side(struct rbuf *r, struct store_side *sd)
@@ -206,4 +255,73 @@ int64_t store_record_due(const struct store_alloc *r)
 	if (r->purge_ms > 0 && (at <= 0 || r->purge_ms < at))
 		at = r->purge_ms;
 	return at > 0 ? at : 0;
+}
+
+/* --- outbox events --- */
+
+_Static_assert(STORE_EVENT_BODY_MAX <= UINT16_MAX, "body_len is stored in 16 bits");
+_Static_assert(STORE_TENANT_MAX < 256 && STORE_EVENT_TYPE_MAX <= 256 && STORE_EVENT_ERR_MAX <= 256,
+               "8-bit string lengths");
+
+int store_event_encode(const struct store_event *ev, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct wbuf w = {.p = buf, .cap = cap};
+
+	if (ev->state > STORE_EV_DEAD || ev->body_len > STORE_EVENT_BODY_MAX)
+		return EINVAL;
+	put_u8(&w, STORE_EVENT_VERSION);
+	put_bytes(&w, ev->delivery_id, STORE_ID_LEN);
+	put_str(&w, ev->tenant, sizeof(ev->tenant), true);
+	put_str(&w, ev->type, sizeof(ev->type), true);
+	put_str16(&w, ev->url, sizeof(ev->url));
+	put_u8(&w, ev->state);
+	put_u32(&w, ev->attempts);
+	put_i64(&w, ev->created_ms);
+	put_i64(&w, ev->first_ms);
+	put_i64(&w, ev->due_ms);
+	put_i64(&w, ev->done_ms);
+	put_u32(&w, (uint32_t)ev->last_status);
+	put_str(&w, ev->last_error, sizeof(ev->last_error), false);
+	put_u16(&w, (uint16_t)ev->body_len);
+	put_bytes(&w, ev->body, ev->body_len);
+	if (w.bad)
+		return EINVAL;
+	*len = w.len;
+	return 0;
+}
+
+int store_event_decode(const uint8_t *buf, size_t len, struct store_event *out, bool with_body)
+{
+	struct rbuf r = {.p = buf, .len = len};
+	const uint8_t *b;
+
+	/* The body is 8 KiB: clear the header here, the body below. */
+	memset(out, 0, offsetof(struct store_event, body));
+	if (get_u8(&r) != STORE_EVENT_VERSION)
+		return EINVAL;
+	b = get_bytes(&r, STORE_ID_LEN);
+	if (b)
+		memcpy(out->delivery_id, b, STORE_ID_LEN);
+	get_str(&r, out->tenant, sizeof(out->tenant), true);
+	get_str(&r, out->type, sizeof(out->type), true);
+	get_strn(&r, get_u16(&r), out->url, sizeof(out->url), false);
+	out->state = get_u8(&r);
+	out->attempts = get_u32(&r);
+	out->created_ms = get_i64(&r);
+	out->first_ms = get_i64(&r);
+	out->due_ms = get_i64(&r);
+	out->done_ms = get_i64(&r);
+	out->last_status = (int)(int32_t)get_u32(&r);
+	get_str(&r, out->last_error, sizeof(out->last_error), false);
+	out->body_len = get_u16(&r);
+	if (out->body_len > STORE_EVENT_BODY_MAX)
+		return EINVAL;
+	b = get_bytes(&r, out->body_len);
+	if (r.bad || r.pos != r.len || out->state > STORE_EV_DEAD)
+		return EINVAL;
+	if (with_body) {
+		memcpy(out->body, b, out->body_len);
+		memset(out->body + out->body_len, 0, STORE_EVENT_BODY_MAX - out->body_len);
+	}
+	return 0;
 }
