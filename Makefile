@@ -111,6 +111,11 @@ fuzz:
 bench: build
 	tests/bench/api/run.sh $(BUILD)
 
+# Webhook delivery figures, never a gate: see tests/bench/webhooks/run.sh.
+.PHONY: bench-webhooks
+bench-webhooks: build
+	tests/bench/webhooks/run.sh $(BUILD)
+
 format:
 	git ls-files '*.c' '*.h' | xargs -r clang-format -i
 

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Webhook benchmark: figures, never a gate (issue 3). In one run, on this machine:
+#   N deallocations (default 10,000): THREADS Python clients each create an
+#   allocation and DELETE it at once, against pinbridge with the tenant's
+#   deallocation URL on a local libmicrohttpd receiver (receiver_mhd.c) that
+#   answers 200 at once and notes when each event arrived;
+# then prints events delivered per second and the time from commit (the
+# DELETE's 200) to delivery (p50, p99, max).
+#
+# Usage: tests/bench/webhooks/run.sh [BUILD_DIR]      (make bench-webhooks)
+# Environment: BENCH_EVENTS (10000), BENCH_CLIENTS (32, client threads),
+#   BENCH_WEBHOOK_CONCURRENCY (8, webhooks.concurrency: the design's default),
+#   BENCH_RX_THREADS (8, receiver threads), BENCH_DRAIN_TIMEOUT (120 s).
+set -uo pipefail
+exec </dev/null
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+cd "$root" || exit 1
+B=${1:-build}
+N=${BENCH_EVENTS:-10000}
+CLIENTS=${BENCH_CLIENTS:-32}
+CONC=${BENCH_WEBHOOK_CONCURRENCY:-8}
+RXT=${BENCH_RX_THREADS:-8}
+DRAIN=${BENCH_DRAIN_TIMEOUT:-120}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+for tool in curl gcc pkg-config meson ninja python3; do
+	command -v "$tool" >/dev/null || die "$tool is missing (run: make deps)"
+done
+[ -f "$B/build.ninja" ] || meson setup "$B" || die "meson setup $B failed"
+ninja -C "$B" >/dev/null || die "build of $B failed"
+B=$(cd "$B" && pwd)
+[ -x "$B/pinbridge" ] || die "$B/pinbridge was not built"
+
+# Scratch space beside the build, i.e. on the disk ./var would use (not /tmp,
+# which may be tmpfs and would flatter every synced commit).
+work=$(mktemp -d -p "$B" bench-webhooks.XXXXXX) || die "mktemp failed"
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building the receiver"
+# shellcheck disable=SC2046
+gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$work/receiver_mhd" \
+	"$here/receiver_mhd.c" $(pkg-config --cflags --libs libmicrohttpd) ||
+	die "cannot build receiver_mhd"
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_http() { # wait_http URL: up to 10 s
+	local i
+	for i in $(seq 1 100); do
+		curl -s -o /dev/null "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+rport=$(free_port)
+echo "== receiver on 127.0.0.1:$rport, $RXT threads"
+"$work/receiver_mhd" "$rport" "$RXT" $((N * 2)) >"$work/receiver.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$rport/count" || die "receiver did not start"
+
+# A tenant with 1,000 VNs (A PINs on, B off) and its deallocation URL on the
+# receiver; everything else the embedded default (backoff 1 s, max_age 24 h).
+vn_first=916292134400
+vn_count=1000
+cat >"$work/pinbridge.conf" <<EOF
+sweep_interval = "200ms";
+trunks = ( { name = "demo"; allow = ["127.0.0.0/8"]; outbound = "sip:127.0.0.1:5080";
+             dial_format = "e164"; latch = "learn"; } );
+tenants = ( {
+  id = "bench"; api_key = "bench-key"; api_token = "bench-token";
+  country = "91"; national_length = 10; countries = ["91"]; trunk = "demo";
+  vns = ["+$vn_first-+$((vn_first + vn_count - 1))"];
+  pin = { a = true; b = false; };
+  webhooks = { secret = "bench-secret"; concurrency = $CONC;
+               deallocation = "http://127.0.0.1:$rport/hooks/deallocation"; };
+} );
+EOF
+
+port=$(free_port)
+sport=$(free_port)
+mkdir -p "$work/data"
+echo "== pinbridge on 127.0.0.1:$port (data $work/data), webhooks.concurrency $CONC"
+"$B/pinbridge" --config "$work/pinbridge.conf" --data "$work/data" --http "127.0.0.1:$port" \
+	--sip "127.0.0.1:$sport" >"$work/pinbridge.log" 2>&1 &
+pb=$!
+pids+=("$pb")
+if ! wait_http "http://127.0.0.1:$port/healthz"; then
+	cat "$work/pinbridge.log" >&2
+	die "pinbridge did not answer /healthz"
+fi
+
+echo "== $N create+DELETE pairs from $CLIENTS client threads, then waiting for every event"
+python3 "$here/load.py" "$port" "$rport" bench bench-key bench-token "$vn_first" "$vn_count" \
+	"$N" "$CLIENTS" "$DRAIN" >"$work/load.out" 2>"$work/load.err"
+load_rc=$?
+[ -s "$work/load.err" ] && cat "$work/load.err" >&2
+grep '^BENCH ' "$work/load.out" | tail -n 1 | cut -d' ' -f2- >"$work/res"
+[ -s "$work/res" ] || {
+	cat "$work/load.out" >&2
+	die "the load produced no result"
+}
+curl -s "http://127.0.0.1:$port/metrics" | grep '^pinbridge_webhook' >"$work/metrics.txt" || true
+
+field() { tr ' ' '\n' <"$work/res" | sed -n "s/^$1=//p" | head -n 1; }
+
+fs=$(df -PT "$work" | awk 'NR == 2 { print $2 " on " $1 }')
+cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
+report() {
+	echo "pinbridge webhook benchmark ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
+	echo "machine: $(nproc) cores ($cpu), data on $fs"
+	echo "$N deallocations (create + DELETE) from $CLIENTS client threads; webhooks.concurrency $CONC;"
+	echo "receiver: libmicrohttpd, $RXT threads, answers 200 at once"
+	echo
+	printf '%-44s %s\n' "events committed / delivered / missing" \
+		"$(field committed) / $(field delivered) / $(field missing) (duplicates $(field duplicates), API failures $(field failures))"
+	printf '%-44s %s s (%s DELETEs/s with their creates)\n' "API phase" "$(field api_seconds)" \
+		"$(field deletes_per_s)"
+	printf '%-44s %s /s (first commit to last delivery: %s s)\n' "events delivered per second" \
+		"$(field delivered_per_s)" "$(field window_seconds)"
+	printf '%-44s %s /s\n' "  counted from first to last arrival" "$(field drain_per_s)"
+	printf '%-44s p50 %s ms, p99 %s ms, max %s ms\n' "commit (DELETE 200) to delivery" \
+		"$(field p50_ms)" "$(field p99_ms)" "$(field max_ms)"
+	if [ -s "$work/metrics.txt" ]; then
+		echo
+		echo "pinbridge /metrics afterwards:"
+		grep -v '_bucket' "$work/metrics.txt" | sed 's/^/  /'
+	fi
+}
+echo
+# The table also lands in BUILD_DIR/bench-webhooks.txt, for pasting into the README.
+report | tee "$B/bench-webhooks.txt"
+[ "$load_rc" -eq 0 ] || echo "bench: not every committed event arrived within ${DRAIN}s" >&2
+exit 0
