@@ -4,7 +4,14 @@
  * evbytenant (tenant, state, seq) for the API's listing, evid (delivery id ->
  * seq) for replay, evdue (due, seq) for the worker and the purge; meta keeps
  * the last seq and the pending counters. A new version rewrites only the
- * index entries whose fields changed: a retry moves one evdue key. */
+ * index entries whose fields changed: a retry moves one evdue key.
+ *
+ * For the events code: seq starts at 1 (after_seq 0 lists from the start);
+ * strings come back NUL-padded and the body past body_len zeroed; every
+ * event, whatever its state, has its evdue entry, so a walk in a write step
+ * that puts an event back with due_ms <= until_ms meets it again (move it
+ * past until_ms, or delete it); the event handed to fn lives only during
+ * the call. */
 #include "store/store_int.h"
 #include "core/base/log.h"
 
