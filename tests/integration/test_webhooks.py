@@ -21,7 +21,7 @@ from pbhook import (PAYLOAD_KEYS, Act, Receiver, all_events, by_gid, by_id, chec
 from pbserver import Server
 
 SECRETS = {t: "s3cret-%s-%s" % (t, uuid.uuid4().hex[:8]) for t in
-           ("wh", "whpins", "whnone", "whretry", "whdown", "whdead", "whcodes")}
+           ("wh", "whpins", "whnone", "whretry", "whdown", "whdead", "whcodes", "whage", "whpurge")}
 POOLS = {
     "wh": "+912000000000-+912000000099",
     "whpins": "+912000000100-+912000000199",
@@ -30,6 +30,8 @@ POOLS = {
     "whdown": "+912000000400-+912000000499",
     "whdead": "+912000000500-+912000000599",
     "whcodes": "+912000000600-+912000000699",
+    "whage": "+912000000700-+912000000799",
+    "whpurge": "+912000000800-+912000000899",
 }
 PATHS = {
     "wh": "/hooks/wh",
@@ -38,6 +40,8 @@ PATHS = {
     "whdead": "/hooks/dead",
     "whcodes": "/hooks/codes",
     "whdown": "/hooks/down",
+    "whage": "/hooks/age",
+    "whpurge": "/hooks/purge",
 }
 NONE_CC_PATH = "/hooks/none-call-completed"
 ALL = list(POOLS)
@@ -69,6 +73,10 @@ def env(tmp_path_factory):
     for t in ALL:
         if t == "whnone":
             hooks = webhooks_block(SECRETS[t], deallocation="", call_completed=e.rx.url(NONE_CC_PATH))
+        elif t == "whage":
+            hooks = webhooks_block(SECRETS[t], deallocation=url[t], backoff="100ms", max_age="2s")
+        elif t == "whpurge":
+            hooks = webhooks_block(SECRETS[t], deallocation=url[t], backoff="100ms", retention="1s")
         else:
             hooks = webhooks_block(SECRETS[t], deallocation=url[t], backoff="200ms")
         blocks.append(hook_tenant(t, POOLS[t], hooks, pin_a=True, pin_b=(t == "whpins")))
@@ -164,6 +172,28 @@ def test_both_pins_in_payload(env):
     check_delivery(hit, "whpins", d, path=PATHS["whpins"])
     assert hit.json["aparty_pins"] == ["1234"] and hit.json["bparty_pins"] == ["567"]
     assert hit.json["aparty_vns"] != hit.json["bparty_vns"]
+
+
+def test_largest_allocation_and_escaped_transaction_id(env):
+    """10 numbers and 10 VNs a side, a 128-byte transaction_id full of
+    characters JSON must escape: the payload is still exact."""
+    s, rx = env.server, env.rx
+    tid = 'q"uote\\back/slash\ttab-\u00fc\u20ac-<&>' + "\u00e9"
+    tid += "x" * (128 - len(tid.encode("utf-8")))
+    assert len(tid.encode("utf-8")) == 128
+    a_vns = [vn("wh") for _ in range(10)]
+    b_vns = [vn("wh") for _ in range(10)]
+    rec = make_alloc(s, "wh", transaction_id=tid,
+                     a={"vns": a_vns, "numbers": [number() for _ in range(10)]},
+                     b={"vns": b_vns, "numbers": [number() for _ in range(10)]})
+    assert rec["transaction_id"] == tid
+    d = delete(s, "wh", rec["greenpin_id"])
+    [hit] = rx.wait_hits(1, gid=rec["greenpin_id"])
+    check_delivery(hit, "wh", d)
+    assert hit.json["transaction_id"] == tid
+    assert len(hit.json["aparty_numbers"]) == 10 and len(hit.json["bparty_vns"]) == 10
+    ev = wait_event(s, "wh", by_id(hit.delivery), "delivered")
+    assert ev["payload"] == hit.json
 
 
 def test_expiry_sends_one_event(env):
@@ -284,8 +314,9 @@ def test_400_dead_then_replayed(env):
     # replay
     r = retry_event(s, "whdead", first.delivery)
     data = ok(r, "POST")
-    ev_r = data.get("event", data) if isinstance(data, dict) else data
-    assert ev_r["id"] == first.delivery, r
+    ev_r = data  # the event as it now is
+    assert isinstance(ev_r, dict) and ev_r["id"] == first.delivery, r
+    assert ev_r["event"] == "deallocation" and ev_r["payload"] == first.json, r
     assert ev_r["status"] in ("pending", "delivered"), r
     hits = rx.wait_hits(2, gid=rec["greenpin_id"])
     assert hits[1].delivery == first.delivery, "replay under a new delivery id"
@@ -326,6 +357,60 @@ def test_pending_event_cannot_be_replayed(env):
     finally:
         down.start()
     wait_event(s, "whdown", by_gid(rec["greenpin_id"]), "delivered")
+
+
+def test_max_age_makes_dead(env):
+    s, rx = env.server, env.rx
+    p = PATHS["whage"]
+    rx.script(p, [], default=500)
+    rec = make_alloc(s, "whage")
+    delete(s, "whage", rec["greenpin_id"])
+    ev = wait_event(s, "whage", by_gid(rec["greenpin_id"]), "dead", timeout=30)
+    hits = rx.got(gid=rec["greenpin_id"])
+    assert ev["attempts"] >= 2 and ev["attempts"] == len(hits), (ev, hits)
+    assert ev.get("last_status") == 500, ev
+    assert len({h.delivery for h in hits}) == 1
+    time.sleep(1.0)
+    assert len(rx.got(gid=rec["greenpin_id"])) == len(hits), "retried after max_age"
+    rx.script(p, [], default=200)
+    # a replay counts max_age from now
+    ok(retry_event(s, "whage", ev["id"]), "POST")
+    wait_event(s, "whage", by_id(ev["id"]), "delivered")
+
+
+def test_retention_purges_delivered_and_dead(env):
+    s, rx = env.server, env.rx
+    p = PATHS["whpurge"]
+    rx.script(p, [410], default=200)
+    dead = make_alloc(s, "whpurge")
+    delete(s, "whpurge", dead["greenpin_id"])
+    ev_dead = wait_event(s, "whpurge", by_gid(dead["greenpin_id"]), "dead")
+    good = make_alloc(s, "whpurge")
+    delete(s, "whpurge", good["greenpin_id"])
+    ev_good = wait_event(s, "whpurge", by_gid(good["greenpin_id"]), "delivered")
+    end = time.monotonic() + 20
+    while True:
+        left = [e["id"] for st in ("pending", "delivered", "dead") for e in all_events(s, "whpurge", st)]
+        if ev_dead["id"] not in left and ev_good["id"] not in left:
+            break
+        assert time.monotonic() < end, "events kept past retention 1s: %r" % left
+        time.sleep(0.2)
+    err(retry_event(s, "whpurge", ev_dead["id"]), 404, 1)
+    assert len(rx.got(gid=dead["greenpin_id"])) == 1 and len(rx.got(gid=good["greenpin_id"])) == 1
+
+
+def test_config_rejects_non_http_url(tmp_path):
+    import subprocess
+    from pbserver import BINARY
+    for bad in ("ftp://127.0.0.1/x", "file:///etc/passwd", "127.0.0.1:9/x"):
+        conf = hook_config([hook_tenant("cfg", "+912300000000-+912300000009",
+                                        webhooks_block("k", deallocation=bad))])
+        path = tmp_path / "bad.conf"
+        path.write_text(conf)
+        r = subprocess.run([BINARY, "--config", str(path), "--check-config"], capture_output=True, text=True,
+                           timeout=20)
+        assert r.returncode == 2, (bad, r.returncode, r.stderr)
+        assert "webhooks.deallocation" in r.stderr, r.stderr
 
 
 # --- the events API ------------------------------------------------------------
@@ -405,11 +490,15 @@ def test_metrics(env):
         if line and not line.startswith("#"):
             name, _, val = line.rpartition(" ")
             samples[name] = float(val)
-    assert any(k.startswith("pinbridge_webhook_queue_depth") for k in samples), text
+    for t in ALL:
+        assert 'pinbridge_webhook_queue_depth{tenant="%s"}' % t in samples, (t, text)
+    assert samples['pinbridge_webhook_queue_depth{tenant="whnone"}'] == 0
     delivered = sum(v for k, v in samples.items()
                     if k.startswith("pinbridge_webhook_deliveries_total") and 'outcome="delivered"' in k)
     assert delivered >= 5, "deliveries_total{outcome=delivered} = %s" % delivered
     assert sum(v for k, v in samples.items()
                if k.startswith("pinbridge_webhook_deliveries_total") and 'outcome="delivered"' not in k) > 0, \
         "no failed/dead outcomes counted after dead and retried deliveries"
-    assert any(k.startswith("pinbridge_webhook_delivery_seconds") for k in samples), text
+    assert samples.get("pinbridge_webhook_delivery_seconds_count", 0) >= delivered, text
+    assert samples.get('pinbridge_webhook_delivery_seconds_bucket{le="+Inf"}', -1) == \
+        samples["pinbridge_webhook_delivery_seconds_count"], text

@@ -7,8 +7,8 @@ import threading
 import time
 
 from pbdata import number, ok, txn
-from pbhook import (Act, Receiver, all_events, check_signature, creds, dealloc_payload,
-                    hook_config, hook_tenant, webhooks_block)
+from pbhook import (Act, Receiver, all_events, by_gid, check_signature, creds, dealloc_payload,
+                    hook_config, hook_tenant, wait_event, webhooks_block)
 
 SECRET = "restart-secret"
 POOL = "+912100000000-+912100000099"
@@ -97,19 +97,23 @@ def test_sigkill_with_50_pending_then_restart(make_server):
         recs = create_delete_many(s, "kill", POOL, 50)
         # every event tried (and refused) at least once, all 50 listed pending
         rx.wait(lambda: set(recs) <= {h.gid for h in rx.got(path=path)}, 30, "a first attempt of each event")
-        pend = wait_until(lambda: (lambda p: p if len(p) == 50 else None)(all_events(s, "kill", "pending")),
-                          30, "50 pending events")
+        # (an attempt counts once its outcome is recorded, a moment after the receiver saw it)
+        pend = wait_until(lambda: (lambda p: p if len(p) == 50 and all(e["attempts"] >= 1 for e in p) else None)(
+            all_events(s, "kill", "pending")), 30, "50 pending events, each tried")
         ids = {e["payload"]["greenpin_id"]: e["id"] for e in pend}
         assert set(ids) == set(recs)
         assert len(set(ids.values())) == 50
         for h in rx.got(path=path):
             assert h.delivery == ids[h.gid], "delivery id changed between attempts"
-        assert all(e["attempts"] >= 1 for e in pend)
+        m = s.request("GET", "/metrics", auth=False)
+        assert m.status == 200 and 'pinbridge_webhook_queue_depth{tenant="kill"} 50\n' in m.raw.decode(), m
         s.kill()
         rx.script(path, [], default=200)
         since = len(rx.got())
         s.start()
         check_redelivered(s, rx, path, "kill", recs, ids, since)
+        m = s.request("GET", "/metrics", auth=False)
+        assert 'pinbridge_webhook_queue_depth{tenant="kill"} 0\n' in m.raw.decode(), m
         assert s.stop() == 0
     finally:
         rx.close()
@@ -180,6 +184,92 @@ def test_stalled_receiver_delays_neither_api_nor_other_tenant(make_server):
                 "all of A's events delivered after the receiver woke")
         assert rx.max_inflight.get(slow, 0) <= 3, "tenant A had %d in flight, concurrency 3" % rx.max_inflight[slow]
         wait_until(lambda: not all_events(s, "slowa", "pending"), 30, "A's queue drained")
+        assert s.stop() == 0
+    finally:
+        rx.close()
+
+
+def test_kill_during_deletes_every_vault_has_its_event(make_server):
+    """A DELETE and its event commit together: after SIGKILL in the middle of
+    concurrent DELETEs, every allocation in vault (every acknowledged DELETE
+    among them) gets exactly one event (one delivery id), and no allocation
+    still active gets any."""
+    rx = Receiver(name="atomic").start()
+    path = "/hooks/atomic"
+    try:
+        s = make_server(conf_one("atomic", rx.url(path), backoff="100ms"), creds=creds("atomic"))
+        vns = vns_of(POOL)
+        gids, lock = [], threading.Lock()
+
+        def creator(k):
+            for i in range(k, 300, 8):
+                rec = ok(s.create({"transaction_id": txn("atom"), "a": {"vns": [vns[i % 100]], "numbers": [number()]},
+                                   "b": {"numbers": [number()]}}, tenant="atomic"))
+                with lock:
+                    gids.append(rec["greenpin_id"])
+        ts = [threading.Thread(target=creator, args=(k,)) for k in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        assert len(gids) == 300
+        acked, stop = set(), threading.Event()
+
+        def deleter(k):
+            for g in gids[k::6]:
+                if stop.is_set():
+                    return
+                try:
+                    r = s.delete(g, tenant="atomic", timeout=10)
+                except (OSError, TimeoutError, ConnectionError):
+                    continue
+                if r.status == 200:
+                    with lock:
+                        acked.add(g)
+        ts = [threading.Thread(target=deleter, args=(k,)) for k in range(6)]
+        for t in ts:
+            t.start()
+        wait_until(lambda: len(acked) >= 60 or not any(t.is_alive() for t in ts), 60, "60 DELETEs answered")
+        s.kill()
+        stop.set()
+        for t in ts:
+            t.join(30)
+        s.start()
+        vault = {g for g in gids if ok(s.get(g, tenant="atomic"))["state"] == "vault"}
+        assert acked <= vault, "acknowledged DELETEs lost: %r" % (acked - vault)
+        rx.wait(lambda: vault <= {h.gid for h in rx.got(path=path, status=200)}, 60,
+                "an event for each of the %d vault allocations" % len(vault))
+        wait_until(lambda: not all_events(s, "atomic", "pending"), 30, "no pending events")
+        time.sleep(0.5)
+        hits = rx.got(path=path)
+        stray = {h.gid for h in hits} - vault
+        assert not stray, "events for allocations still active: %r" % stray
+        for g in vault:
+            assert len({h.delivery for h in hits if h.gid == g}) == 1, [h for h in hits if h.gid == g]
+        listed = [e["payload"]["greenpin_id"] for e in all_events(s, "atomic", "delivered")]
+        assert sorted(listed) == sorted(vault), "listed events do not match the vault allocations one to one"
+        assert s.stop() == 0
+    finally:
+        rx.close()
+
+
+def test_hanging_receiver_times_out_and_is_retried(make_server):
+    """Total timeout 15 s: a receiver that never answers in time is given up
+    on and the event retried under the same delivery id."""
+    rx = Receiver(name="hang").start()
+    path = "/hooks/hang"
+    try:
+        rx.script(path, [Act(200, sleep=25)], default=200)
+        s = make_server(conf_one("hang", rx.url(path), backoff="100ms"), creds=creds("hang"))
+        d = create_delete(s, "hang", vns_of(POOL)[0])
+        hits = rx.wait_hits(2, timeout=45, gid=d["greenpin_id"])
+        gap = hits[1].arrived - hits[0].arrived
+        assert 13.5 <= gap <= 30, "second attempt %.1fs after the first (total timeout 15 s)" % gap
+        assert hits[0].delivery == hits[1].delivery
+        assert hits[0].finished is None, "the first request was answered before the retry"
+        ev = wait_event(s, "hang", by_gid(d["greenpin_id"]), "delivered")
+        assert ev["attempts"] == 2, ev
+        rx.release.set()
         assert s.stop() == 0
     finally:
         rx.close()
