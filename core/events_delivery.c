@@ -221,7 +221,8 @@ int delivery_outcome_step(struct store_txn *txn, void *arg, size_t step)
 	if (rc == 0) {
 		d->applied = true;
 		d->new_state = ev.state;
-		d->verdict = ev.state == STORE_EV_DEAD ? DELIVERY_DEAD : d->verdict;
+		d->next_due_ms = ev.due_ms;
+		snprintf(d->error, sizeof(d->error), "%s", ev.last_error);
 	}
 	return rc;
 }

@@ -5,6 +5,7 @@
 #define PB_CORE_EVENTS_INT_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -83,6 +84,7 @@ struct delivery {
 	/* what the outcome step did */
 	bool applied;
 	uint8_t new_state;
+	int64_t next_due_ms; /* pending again: when the next attempt is due */
 };
 
 /* A delivery for ev (pending), or NULL when out of memory. */
@@ -97,6 +99,74 @@ int delivery_send(CURLM *multi, struct delivery *d, const struct tenant *t, int6
 void delivery_judge(CURLM *multi, struct delivery *d, CURLcode res, int64_t now_ms);
 /* A verdict without a request (tenant removed, URL unusable). */
 void delivery_condemn(struct delivery *d, const char *why, int64_t now_ms);
+
+/* --- the worker's state: events_worker.c runs the thread, events_scan.c
+ * finds and starts work. All of it is the worker thread's, except what
+ * mu guards. --- */
+
+/* The seqs of events the worker holds (queued, sending, or settling):
+ * linear probing over seq + 1, 0 = empty. */
+struct seqset {
+	uint64_t *slot;
+	size_t cap, n; /* cap a power of 2 */
+};
+
+/* Deliveries to one receiver of one tenant. */
+struct events_group {
+	struct events_group *next;
+	char tenant[STORE_TENANT_MAX + 1];
+	char hostport[300];
+	char url[STORE_EVENT_URL_MAX]; /* the last URL seen here: matched before parsing */
+	int sending;
+	struct delivery *head, *tail; /* queued, due order */
+	size_t nqueued;
+	bool more; /* the last scan saw due events that did not fit */
+};
+
+#define EVENTS_DUES_MAX 64 /* retry times remembered to wake for; more wait for a tick */
+
+struct events_worker {
+	pthread_t thread;
+	CURLM *multi;
+	atomic_bool stopping, kicked;
+
+	pthread_mutex_t mu; /* guards wake_ok and settled */
+	pthread_cond_t cv;  /* settled gained a job */
+	bool wake_ok;       /* multi may be woken */
+	struct events_job *settled;
+
+	/* the worker thread's alone */
+	struct seqset held;
+	struct events_group *groups;
+	struct delivery *sending; /* transfers in flight */
+	size_t nsending;
+	unsigned jobs_out; /* store jobs not yet handed back */
+	bool purging;      /* a purge job is out */
+	bool want_scan;
+	int64_t hold_until;            /* mono ms: no new sends before (the store failed) */
+	int64_t dues[EVENTS_DUES_MAX]; /* wall ms: retries scheduled, not yet scanned for */
+	size_t ndues;
+};
+
+/* events_worker.c: a store job's completion (runs on the writer), and the
+ * verdict of d sent to the writer (d stays held until it comes back). */
+void events_job_done(void *arg, int rc);
+void events_settle(struct events *e, struct delivery *d);
+
+/* events_scan.c */
+/* Takes on due events (pending: queued in their group; past retention:
+ * purged) and starts what the groups' limits allow. */
+void events_scan(struct events *e, const struct config *cfg);
+/* Starts g's queued deliveries while it has free slots. */
+void events_pump(struct events *e, struct events_group *g, const struct config *cfg, int64_t now);
+/* d's transfer is over: off the sending list and its group's count. */
+void events_sending_remove(struct events_worker *w, struct delivery *d);
+/* Lets go of d (no longer held) and frees it. */
+void events_release(struct events *e, struct delivery *d);
+void events_purge_done(struct events *e, struct events_job *j);
+/* Frees groups with nothing queued or sending; clear: all, queued included. */
+void events_groups_reap(struct events_worker *w);
+void events_groups_clear(struct events *e);
 
 /* The outcome step: applies d's verdict to its event if the event is still
  * pending with the attempts d read (a replay or an earlier outcome may have
