@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,7 +37,7 @@ struct req {
 static struct {
 	int fd, port;
 	pthread_t thread;
-	volatile int stop;
+	atomic_int stop;
 	pthread_mutex_t mu;
 	struct req reqs[MAX_REQS];
 	int nreqs, flaky, hang, slow_now, slow_max;
@@ -118,7 +119,7 @@ out:
 static void *serve(void *arg)
 {
 	(void)arg;
-	while (!rx.stop) {
+	while (!atomic_load(&rx.stop)) {
 		struct pollfd p = {.fd = rx.fd, .events = POLLIN};
 		pthread_t t;
 		int c;
@@ -231,7 +232,7 @@ static int teardown(void **state)
 	(void)state;
 	events_stop(ev);
 	fixture_close(&f);
-	rx.stop = 1;
+	atomic_store(&rx.stop, 1);
 	pthread_join(rx.thread, NULL);
 	close(rx.fd);
 	return 0;
