@@ -5,16 +5,21 @@ N deallocations against a running pinbridge: THREADS workers, each on its own
 keep-alive connection, create an allocation and DELETE it at once; the wall
 time at which each DELETE's 200 arrived (the commit of the deallocation and
 its event) is noted. Then it waits until the receiver (receiver_mhd) has seen
-every event, fetches its arrival times, and prints one line of figures:
+every event, fetches its arrival times, and prints one line of figures.
 
-  BENCH n=.. delivered=.. duplicates=.. api_seconds=.. deletes_per_s=..
-        window_seconds=.. delivered_per_s=.. drain_per_s=.. p50_ms=.. p99_ms=.. max_ms=..
+MODE live: the receiver answers at once while the load runs:
+  delivered_per_s = events / (last arrival - first DELETE answered);
+  latency = arrival - DELETE answered, per greenpin_id (first arrival).
+MODE backlog: the receiver holds every POST unanswered while the load runs
+  (so pinbridge's queue backs up behind its `concurrency` requests in
+  flight), then answers them all at once (release):
+  delivered_per_s = events / (last arrival - release): the drain rate.
 
-delivered_per_s: events / (last arrival - first DELETE answered);
-drain_per_s: events / (last arrival - first arrival); latency: arrival -
-DELETE answered, per greenpin_id (first arrival).
+  BENCH mode=.. n=.. committed=.. delivered=.. missing=.. duplicates=.. failures=..
+        api_seconds=.. deletes_per_s=.. window_seconds=.. delivered_per_s=..
+        p50_ms=.. p99_ms=.. max_ms=..
 
-Usage: load.py API_PORT RECEIVER_PORT TENANT KEY TOKEN VN_FIRST VN_COUNT N THREADS TIMEOUT_S
+Usage: load.py MODE API_PORT RECEIVER_PORT TENANT KEY TOKEN VN_FIRST VN_COUNT N THREADS TIMEOUT_S
 """
 import base64
 import http.client
@@ -24,9 +29,19 @@ import threading
 import time
 
 
+def rx_get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request("GET", path)
+        return c.getresponse().read().decode()
+    finally:
+        c.close()
+
+
 def main():
-    (api_port, rx_port, tenant, key, token, vn_first, vn_count, n, threads,
-     timeout_s) = sys.argv[1:11]
+    (mode, api_port, rx_port, tenant, key, token, vn_first, vn_count, n, threads,
+     timeout_s) = sys.argv[1:12]
+    assert mode in ("live", "backlog"), mode
     api_port, rx_port, vn_first, vn_count = int(api_port), int(rx_port), int(vn_first), int(vn_count)
     n, threads, timeout_s = int(n), int(threads), float(timeout_s)
     auth = "Basic " + base64.b64encode(("%s:%s" % (key, token)).encode()).decode()
@@ -56,7 +71,7 @@ def main():
         conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=60)
         try:
             for i in range(k, n, threads):
-                body = {"transaction_id": "whbench-%d" % i,
+                body = {"transaction_id": "whbench-%s-%d" % (mode, i),
                         "a": {"vns": ["+%d" % (vn_first + i % vn_count)], "numbers": ["+9181%08d" % i]},
                         "b": {"numbers": ["+9171%08d" % i]},
                         "deallocation_policy": {"duration": "1h"}}
@@ -76,6 +91,9 @@ def main():
         finally:
             conn.close()
 
+    rx_get(rx_port, "/reset")
+    if mode == "backlog":
+        rx_get(rx_port, "/hold")
     t0 = time.time()
     ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
     for t in ts:
@@ -83,28 +101,21 @@ def main():
     for t in ts:
         t.join()
     t1 = time.time()
+    released = None
+    if mode == "backlog":
+        released = int(rx_get(rx_port, "/release").strip()) / 1e6
     for f in failures[:5]:
         print("load: %s answered %s: %r" % f, file=sys.stderr)
 
-    def rx_get(path):
-        c = http.client.HTTPConnection("127.0.0.1", rx_port, timeout=30)
-        try:
-            c.request("GET", path)
-            return c.getresponse().read().decode()
-        finally:
-            c.close()
-
     want = len(committed)
     end = time.time() + timeout_s
-    count = 0
     while time.time() < end:
-        count = int(rx_get("/count").strip() or 0)
-        if count >= want:
+        if int(rx_get(rx_port, "/count").strip() or 0) >= want:
             break
         time.sleep(0.05)
     arrivals = {}
     dups = 0
-    for line in rx_get("/dump").splitlines():
+    for line in rx_get(rx_port, "/dump").splitlines():
         us, gid, _delivery = line.split(" ", 2)
         t = int(us) / 1e6
         if gid in arrivals:
@@ -120,16 +131,17 @@ def main():
             return float("nan")
         return lat[min(len(lat) - 1, int(round(p / 100.0 * (len(lat) - 1))))] * 1000
 
-    first_commit = min(committed.values()) if committed else t0
     last_arrival = max(arrivals.values()) if arrivals else t1
-    first_arrival = min(arrivals.values()) if arrivals else t1
-    window = max(last_arrival - first_commit, 1e-9)
-    drain = max(last_arrival - first_arrival, 1e-9)
-    print("BENCH n=%d committed=%d delivered=%d missing=%d duplicates=%d failures=%d api_seconds=%.2f "
-          "deletes_per_s=%.0f window_seconds=%.2f delivered_per_s=%.0f drain_per_s=%.0f "
+    if mode == "live":
+        start = min(committed.values()) if committed else t0
+    else:
+        start = released
+    window = max(last_arrival - start, 1e-9)
+    print("BENCH mode=%s n=%d committed=%d delivered=%d missing=%d duplicates=%d failures=%d "
+          "api_seconds=%.2f deletes_per_s=%.0f window_seconds=%.2f delivered_per_s=%.0f "
           "p50_ms=%.1f p99_ms=%.1f max_ms=%.1f"
-          % (n, want, got, want - got, dups, len(failures), t1 - t0, want / max(t1 - t0, 1e-9), window,
-             got / window, got / drain, pct(50), pct(99), (lat[-1] * 1000 if lat else float("nan"))))
+          % (mode, n, want, got, want - got, dups, len(failures), t1 - t0, want / max(t1 - t0, 1e-9),
+             window, got / window, pct(50), pct(99), (lat[-1] * 1000 if lat else float("nan"))))
     return 0 if got == want else 1
 
 

@@ -3,13 +3,19 @@
  * with 200 at once and notes, per request, the wall-clock arrival time in
  * microseconds, the body's greenpin_id and the X-Pinbridge-Delivery header.
  *
- *   GET /count  -> the number of POSTs received so far (text)
- *   GET /dump   -> one line per POST: "<unix_us> <greenpin_id> <delivery>"
+ *   GET /count   -> the number of POSTs received so far (text)
+ *   GET /dump    -> one line per POST: "<unix_us> <greenpin_id> <delivery>"
+ *   GET /hold    -> from now on, POSTs are noted but left unanswered
+ *                   (suspended), so the sender's queue backs up
+ *   GET /release -> answers every held POST and stops holding; replies with
+ *                   the release time in unix microseconds
+ *   GET /reset   -> forgets every POST noted so far
  *
  * Python's http.server would be the bottleneck at thousands of events per
  * second; this one is not.
  *
  * Usage: receiver_mhd PORT THREADS MAX_EVENTS   (runs until SIGINT/SIGTERM) */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -31,6 +37,9 @@ struct rec {
 };
 
 struct req {
+	struct req *next_held;
+	struct MHD_Connection *conn;
+	int noted;
 	size_t len;
 	char body[BODY_MAX];
 };
@@ -40,6 +49,9 @@ static size_t max_recs;
 static atomic_size_t nrecs;
 static atomic_size_t overflow;
 static volatile sig_atomic_t stop;
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static int holding;
+static struct req *held;
 
 static void on_signal(int sig)
 {
@@ -130,6 +142,36 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		}
 		if (strcmp(url, "/dump") == 0)
 			return dump(conn);
+		if (strcmp(url, "/reset") == 0) {
+			atomic_store(&nrecs, 0);
+			atomic_store(&overflow, 0);
+			return reply(conn, MHD_HTTP_OK, "reset\n", 6);
+		}
+		if (strcmp(url, "/hold") == 0) {
+			pthread_mutex_lock(&hold_lock);
+			holding = 1;
+			pthread_mutex_unlock(&hold_lock);
+			return reply(conn, MHD_HTTP_OK, "holding\n", 8);
+		}
+		if (strcmp(url, "/release") == 0) {
+			int64_t us = now_us();
+			struct req *h;
+
+			pthread_mutex_lock(&hold_lock);
+			holding = 0;
+			h = held;
+			held = NULL;
+			while (h) {
+				struct req *next = h->next_held;
+
+				h->next_held = NULL;
+				MHD_resume_connection(h->conn);
+				h = next;
+			}
+			pthread_mutex_unlock(&hold_lock);
+			int n = snprintf(text, sizeof(text), "%lld\n", (long long)us);
+			return reply(conn, MHD_HTTP_OK, text, (size_t)n);
+		}
 		return reply(conn, MHD_HTTP_NOT_FOUND, "", 0);
 	}
 	if (q == NULL) {
@@ -148,16 +190,30 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	int64_t us = now_us();
-	size_t i = atomic_fetch_add(&nrecs, 1);
-	if (i < max_recs) {
-		const char *d = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		                                            "X-Pinbridge-Delivery");
-		recs[i].us = us;
-		json_id(q->body, q->len, "greenpin_id", recs[i].gid);
-		snprintf(recs[i].delivery, sizeof(recs[i].delivery), "%s", d ? d : "-");
-	} else {
-		atomic_fetch_add(&overflow, 1);
+	if (!q->noted) {
+		int64_t us = now_us();
+		size_t i = atomic_fetch_add(&nrecs, 1);
+
+		q->noted = 1;
+		if (i < max_recs) {
+			const char *d = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+			                                            "X-Pinbridge-Delivery");
+			recs[i].us = us;
+			json_id(q->body, q->len, "greenpin_id", recs[i].gid);
+			snprintf(recs[i].delivery, sizeof(recs[i].delivery), "%s", d ? d : "-");
+		} else {
+			atomic_fetch_add(&overflow, 1);
+		}
+		pthread_mutex_lock(&hold_lock);
+		if (holding) {
+			q->conn = conn;
+			q->next_held = held;
+			held = q;
+			MHD_suspend_connection(conn);
+			pthread_mutex_unlock(&hold_lock);
+			return MHD_YES;
+		}
+		pthread_mutex_unlock(&hold_lock);
 	}
 	return reply(conn, MHD_HTTP_OK, "", 0);
 }
@@ -165,10 +221,21 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
+	struct req *q = *con_cls, **pp;
+
 	(void)cls;
 	(void)conn;
 	(void)toe;
-	free(*con_cls);
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&hold_lock);
+	for (pp = &held; *pp; pp = &(*pp)->next_held)
+		if (*pp == q) {
+			*pp = q->next_held;
+			break;
+		}
+	pthread_mutex_unlock(&hold_lock);
+	free(q);
 	*con_cls = NULL;
 }
 
@@ -192,7 +259,8 @@ int main(int argc, char **argv)
 	recs = calloc(max_recs, sizeof(*recs));
 	if (recs == NULL)
 		return 1;
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL,
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+	                     (uint16_t)port, NULL,
 	                     NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
 	                     MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 	                     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Webhook benchmark: figures, never a gate (issue 3). In one run, on this machine:
-#   N deallocations (default 10,000): THREADS Python clients each create an
-#   allocation and DELETE it at once, against pinbridge with the tenant's
-#   deallocation URL on a local libmicrohttpd receiver (receiver_mhd.c) that
-#   answers 200 at once and notes when each event arrived;
-# then prints events delivered per second and the time from commit (the
-# DELETE's 200) to delivery (p50, p99, max).
+# Webhook benchmark: figures, never a gate (issue 3). In one run, on this machine,
+# against one pinbridge whose tenant's deallocation URL is a local
+# libmicrohttpd receiver (receiver_mhd.c) that notes when each event arrived:
+#   1. live: N deallocations (default 10,000): CLIENTS Python threads each
+#      create an allocation and DELETE it at once, the receiver answering 200
+#      at once: events delivered per second, and the time from commit (the
+#      DELETE's 200) to delivery (p50, p99, max);
+#   2. backlog: the same N with the receiver holding every POST unanswered,
+#      so the outbox backs up; then the receiver answers: how fast pinbridge
+#      drains N queued events (delivery capacity, not bounded by the API).
 #
 # Usage: tests/bench/webhooks/run.sh [BUILD_DIR]      (make bench-webhooks)
 # Environment: BENCH_EVENTS (10000), BENCH_CLIENTS (32, client threads),
 #   BENCH_WEBHOOK_CONCURRENCY (8, webhooks.concurrency: the design's default),
-#   BENCH_RX_THREADS (8, receiver threads), BENCH_DRAIN_TIMEOUT (120 s).
+#   BENCH_RX_THREADS (8, receiver threads), BENCH_DRAIN_TIMEOUT (120 s per phase).
 set -uo pipefail
 exec </dev/null
 
@@ -54,7 +57,7 @@ trap 'exit 130' INT TERM
 echo "== building the receiver"
 # shellcheck disable=SC2046
 gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$work/receiver_mhd" \
-	"$here/receiver_mhd.c" $(pkg-config --cflags --libs libmicrohttpd) ||
+	"$here/receiver_mhd.c" $(pkg-config --cflags --libs libmicrohttpd) -lpthread ||
 	die "cannot build receiver_mhd"
 
 free_port() {
@@ -107,37 +110,55 @@ if ! wait_http "http://127.0.0.1:$port/healthz"; then
 	die "pinbridge did not answer /healthz"
 fi
 
-echo "== $N create+DELETE pairs from $CLIENTS client threads, then waiting for every event"
-python3 "$here/load.py" "$port" "$rport" bench bench-key bench-token "$vn_first" "$vn_count" \
-	"$N" "$CLIENTS" "$DRAIN" >"$work/load.out" 2>"$work/load.err"
-load_rc=$?
-[ -s "$work/load.err" ] && cat "$work/load.err" >&2
-grep '^BENCH ' "$work/load.out" | tail -n 1 | cut -d' ' -f2- >"$work/res"
-[ -s "$work/res" ] || {
-	cat "$work/load.out" >&2
-	die "the load produced no result"
+load_rc=0
+# phase MODE: runs load.py, its result line into $work/MODE.res
+phase() {
+	python3 "$here/load.py" "$1" "$port" "$rport" bench bench-key bench-token "$vn_first" \
+		"$vn_count" "$N" "$CLIENTS" "$DRAIN" >"$work/$1.out" 2>"$work/$1.err" || load_rc=1
+	[ -s "$work/$1.err" ] && cat "$work/$1.err" >&2
+	grep '^BENCH ' "$work/$1.out" | tail -n 1 | cut -d' ' -f2- >"$work/$1.res"
+	[ -s "$work/$1.res" ] || {
+		cat "$work/$1.out" >&2
+		die "the $1 load produced no result"
+	}
 }
+echo "== live: $N create+DELETE pairs from $CLIENTS client threads, receiver answering at once"
+phase live
+echo "== backlog: $N more with the receiver holding every POST, then answering"
+phase backlog
 curl -s "http://127.0.0.1:$port/metrics" | grep '^pinbridge_webhook' >"$work/metrics.txt" || true
 
-field() { tr ' ' '\n' <"$work/res" | sed -n "s/^$1=//p" | head -n 1; }
+field() { tr ' ' '\n' <"$work/$1.res" | sed -n "s/^$2=//p" | head -n 1; }
 
 fs=$(df -PT "$work" | awk 'NR == 2 { print $2 " on " $1 }')
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
 report() {
 	echo "pinbridge webhook benchmark ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
 	echo "machine: $(nproc) cores ($cpu), data on $fs"
-	echo "$N deallocations (create + DELETE) from $CLIENTS client threads; webhooks.concurrency $CONC;"
-	echo "receiver: libmicrohttpd, $RXT threads, answers 200 at once"
-	echo
-	printf '%-44s %s\n' "events committed / delivered / missing" \
-		"$(field committed) / $(field delivered) / $(field missing) (duplicates $(field duplicates), API failures $(field failures))"
-	printf '%-44s %s s (%s DELETEs/s with their creates)\n' "API phase" "$(field api_seconds)" \
-		"$(field deletes_per_s)"
-	printf '%-44s %s /s (first commit to last delivery: %s s)\n' "events delivered per second" \
-		"$(field delivered_per_s)" "$(field window_seconds)"
-	printf '%-44s %s /s\n' "  counted from first to last arrival" "$(field drain_per_s)"
-	printf '%-44s p50 %s ms, p99 %s ms, max %s ms\n' "commit (DELETE 200) to delivery" \
-		"$(field p50_ms)" "$(field p99_ms)" "$(field max_ms)"
+	echo "$N deallocations (create + DELETE) per phase from $CLIENTS client threads;"
+	echo "webhooks.concurrency $CONC; receiver: libmicrohttpd, $RXT threads"
+	local m
+	for m in live backlog; do
+		echo
+		if [ "$m" = live ]; then
+			echo "live (receiver answers 200 at once):"
+		else
+			echo "backlog (receiver held every POST during the load, then answered):"
+		fi
+		printf '  %-42s %s\n' "events committed / delivered / missing" \
+			"$(field $m committed) / $(field $m delivered) / $(field $m missing) (duplicates $(field $m duplicates), API failures $(field $m failures))"
+		printf '  %-42s %s s (%s DELETEs/s with their creates)\n' "API phase" "$(field $m api_seconds)" \
+			"$(field $m deletes_per_s)"
+		if [ "$m" = live ]; then
+			printf '  %-42s %s /s (first commit to last delivery: %s s)\n' \
+				"events delivered per second" "$(field $m delivered_per_s)" "$(field $m window_seconds)"
+			printf '  %-42s p50 %s ms, p99 %s ms, max %s ms\n' "commit (DELETE 200) to delivery" \
+				"$(field $m p50_ms)" "$(field $m p99_ms)" "$(field $m max_ms)"
+		else
+			printf '  %-42s %s /s (release to last delivery: %s s)\n' \
+				"queued events drained per second" "$(field $m delivered_per_s)" "$(field $m window_seconds)"
+		fi
+	done
 	if [ -s "$work/metrics.txt" ]; then
 		echo
 		echo "pinbridge /metrics afterwards:"
