@@ -273,3 +273,42 @@ def test_hanging_receiver_times_out_and_is_retried(make_server):
         assert s.stop() == 0
     finally:
         rx.close()
+
+
+def test_reload_changes_url_and_secret_and_survives_removed_tenant(make_server):
+    """SIGHUP: new events go to the new URL signed with the new secret; a
+    tenant removed with events still pending does not stop the worker."""
+    rx = Receiver(name="reload").start()
+    gone_rx = Receiver(name="gone")  # down: the removed tenant's events stay pending
+    pool_g = "+912400000000-+912400000099"
+    try:
+        def conf(path, secret, with_gone):
+            blocks = [hook_tenant("stay", POOL, webhooks_block(secret, deallocation=rx.url(path),
+                                                               backoff="100ms"))]
+            if with_gone:
+                blocks.append(hook_tenant("gone", pool_g, webhooks_block(SECRET, deallocation=gone_rx.url("/g"),
+                                                                         backoff="100ms")))
+            return hook_config(blocks)
+
+        s = make_server(conf("/one", SECRET, True), creds=creds("stay", "gone"))
+        d1 = create_delete(s, "stay", vns_of(POOL)[0])
+        [h1] = rx.wait_hits(1, gid=d1["greenpin_id"])
+        assert h1.path == "/one"
+        check_signature(h1, SECRET)
+        dg = create_delete(s, "gone", vns_of(pool_g)[0])
+        wait_event(s, "gone", by_gid(dg["greenpin_id"]), "pending")
+        s.reload(conf("/two", "new-secret", False))
+        assert s.alive()
+        d2 = create_delete(s, "stay", vns_of(POOL)[1])
+        [h2] = rx.wait_hits(1, gid=d2["greenpin_id"])
+        assert h2.path == "/two", "the event went to the old URL after SIGHUP: %r" % h2
+        check_signature(h2, "new-secret")
+        gone_rx.start()
+        time.sleep(1.0)
+        assert s.alive(), "server died with a removed tenant's events pending; log:\n" + s.log_tail()
+        d3 = create_delete(s, "stay", vns_of(POOL)[2])
+        rx.wait_hits(1, gid=d3["greenpin_id"])
+        assert s.stop() == 0
+    finally:
+        rx.close()
+        gone_rx.close()
