@@ -12,8 +12,8 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 ARGS         ?=
 
-# Libraries the server links (sofia/spandsp/srtp/curl are for the calls
-# issues; installing them now keeps one package list).
+# Libraries the server links (sofia/spandsp/srtp are for the calls issues;
+# installing them now keeps one package list).
 BUILD_DEPS := gcc meson ninja-build pkg-config \
 	libsofia-sip-ua-dev libspandsp-dev libsrtp2-dev liblmdb-dev libcurl4-openssl-dev \
 	libcjson-dev libmicrohttpd-dev libconfig-dev libssl-dev libcmocka-dev
