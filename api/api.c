@@ -156,6 +156,10 @@ static const char *route_log_name(enum api_route r)
 		return "/greenpin/{id}/{side}/numbers";
 	case ROUTE_NUMBER:
 		return "/greenpin/{id}/{side}/numbers/{number}";
+	case ROUTE_EVENTS:
+		return "/events";
+	case ROUTE_EVENT_RETRY:
+		return "/events/{id}/retry";
 	default:
 		return "(unknown path)";
 	}
@@ -374,7 +378,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LVL_WARN, "api", NULL, "libmicrohttpd: %s", line);
 }
 
-int api_start(struct api **ap, struct alloc_service *svc, const char *listen, int threads)
+int api_start(struct api **ap, struct alloc_service *svc, struct events *events, const char *listen,
+              int threads)
 {
 	struct sockaddr_storage ss;
 	unsigned flags =
@@ -403,6 +408,7 @@ int api_start(struct api **ap, struct alloc_service *svc, const char *listen, in
 		return err;
 	}
 	a->svc = svc;
+	a->events = events;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->idle, NULL);
 	snprintf(a->listen, sizeof(a->listen), "%s", listen);

@@ -9,10 +9,13 @@
 #include "core/alloc.h"
 
 struct api;
+struct events;
 
 /* Listens on listen ("ADDR:PORT") with a pool of threads; tenants and auth
- * come from config_current() per request. 0 or an errno value. */
-int api_start(struct api **ap, struct alloc_service *svc, const char *listen, int threads);
+ * come from config_current() per request. events (may be NULL) serves the
+ * /events routes and its part of /metrics. 0 or an errno value. */
+int api_start(struct api **ap, struct alloc_service *svc, struct events *events, const char *listen,
+              int threads);
 void api_stop(struct api *a);
 
 /* Maps a JSON body to req (type checks only; values are core's business).

@@ -27,11 +27,13 @@ enum api_route {
 	ROUTE_OTHER = 0,
 	ROUTE_HEALTHZ,
 	ROUTE_METRICS,
-	ROUTE_COLLECTION, /* /v1/tenants/{t}/greenpin */
-	ROUTE_ITEM,       /* /v1/tenants/{t}/greenpin/{id} */
-	ROUTE_VN_ITEM,    /* /v1/tenants/{t}/greenvn/{id} */
-	ROUTE_NUMBERS,    /* /v1/tenants/{t}/greenpin/{id}/{side}/numbers */
-	ROUTE_NUMBER,     /* /v1/tenants/{t}/greenpin/{id}/{side}/numbers/{number} */
+	ROUTE_COLLECTION,  /* /v1/tenants/{t}/greenpin */
+	ROUTE_ITEM,        /* /v1/tenants/{t}/greenpin/{id} */
+	ROUTE_VN_ITEM,     /* /v1/tenants/{t}/greenvn/{id} */
+	ROUTE_NUMBERS,     /* /v1/tenants/{t}/greenpin/{id}/{side}/numbers */
+	ROUTE_NUMBER,      /* /v1/tenants/{t}/greenpin/{id}/{side}/numbers/{number} */
+	ROUTE_EVENTS,      /* /v1/tenants/{t}/events */
+	ROUTE_EVENT_RETRY, /* /v1/tenants/{t}/events/{id}/retry */
 	ROUTE_COUNT
 };
 
@@ -50,6 +52,7 @@ int api_metrics_text(struct api_metrics *m, char **out);
 struct api {
 	struct MHD_Daemon *daemon;
 	struct alloc_service *svc;
+	struct events *events; /* the webhook outbox; NULL = no events routes */
 	struct api_metrics *metrics;
 	char listen[CONFIG_STR];
 	pthread_mutex_t mu;  /* guards inflight and every request's await state */
@@ -171,6 +174,12 @@ void api_reply_result(struct api_reply *r, const struct api_request *q, const ch
  * false: it was just submitted with op->res = q->res (n results) and the
  * route must return without a reply; or, out of memory, the reply is set. */
 bool api_change(struct api_request *q, const char *method, struct alloc_op *op, size_t n);
+
+/* ---- webhook events (api_events.c) ---- */
+
+/* GET /events (retry false) or POST /events/{id}/retry. */
+void api_events_route(struct api *a, struct MHD_Connection *conn, struct api_request *q,
+                      const char *method, const struct tenant *t, const char *id, bool retry);
 
 /* ---- routing (api_routes.c) ---- */
 

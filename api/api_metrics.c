@@ -19,6 +19,8 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_VN_ITEM] = "/v1/tenants/{t}/greenvn/{id}",
     [ROUTE_NUMBERS] = "/v1/tenants/{t}/greenpin/{id}/{side}/numbers",
     [ROUTE_NUMBER] = "/v1/tenants/{t}/greenpin/{id}/{side}/numbers/{number}",
+    [ROUTE_EVENTS] = "/v1/tenants/{t}/events",
+    [ROUTE_EVENT_RETRY] = "/v1/tenants/{t}/events/{id}/retry",
 };
 
 static const char *const method_names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "other"};

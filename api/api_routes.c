@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "core/base/log.h"
+#include "core/events.h"
 
 #define M_GET    1u
 #define M_POST   2u
@@ -419,6 +420,10 @@ static enum api_route tenant_route(const struct path *p)
 		return ROUTE_OTHER;
 	if (p->n == 4 && !strcmp(p->seg[3], "greenpin"))
 		return ROUTE_COLLECTION;
+	if (p->n == 4 && !strcmp(p->seg[3], "events"))
+		return ROUTE_EVENTS;
+	if (p->n == 6 && !strcmp(p->seg[3], "events") && !strcmp(p->seg[5], "retry"))
+		return ROUTE_EVENT_RETRY;
 	if (p->n == 5 && !strcmp(p->seg[3], "greenvn"))
 		return ROUTE_VN_ITEM;
 	if (strcmp(p->seg[3], "greenpin"))
@@ -488,6 +493,11 @@ static void route_tenant(struct api *a, struct MHD_Connection *conn, const char 
 	case ROUTE_NUMBER:
 		route_item(a, q, method, cfg, t, p);
 		break;
+	case ROUTE_EVENTS:
+	case ROUTE_EVENT_RETRY:
+		api_events_route(a, conn, q, method, t, p->n == 6 ? p->seg[4] : NULL,
+		                 q->route == ROUTE_EVENT_RETRY);
+		break;
 	default:
 		not_found(q, method);
 		break;
@@ -502,8 +512,8 @@ static void do_metrics(struct api *a, struct MHD_Connection *conn, struct api_re
                        const char *method)
 {
 	struct config *cfg = config_current();
-	char *mine = NULL, *core = NULL, *all;
-	size_t n1, n2;
+	char *mine = NULL, *core = NULL, *ev = NULL, *all;
+	size_t n1, n2, n3;
 
 	if (cfg && cfg->metrics_token[0] &&
 	    !api_auth_bearer_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
@@ -514,13 +524,15 @@ static void do_metrics(struct api *a, struct MHD_Connection *conn, struct api_re
 		goto out;
 	}
 	if (api_metrics_text(a->metrics, &mine) != 0 ||
-	    (a->svc && cfg && alloc_metrics_text(a->svc, cfg, &core) != 0)) {
+	    (a->svc && cfg && alloc_metrics_text(a->svc, cfg, &core) != 0) ||
+	    (a->events && cfg && events_metrics_text(a->events, cfg, &ev) != 0)) {
 		api_reply_error(&q->reply, q, method, 500, AC_INTERNAL, "out of memory");
 		goto out;
 	}
 	n1 = strlen(mine);
 	n2 = core ? strlen(core) : 0;
-	all = malloc(n1 + n2 + 1);
+	n3 = ev ? strlen(ev) : 0;
+	all = malloc(n1 + n2 + n3 + 1);
 	if (!all) {
 		api_reply_error(&q->reply, q, method, 500, AC_INTERNAL, "out of memory");
 		goto out;
@@ -528,14 +540,17 @@ static void do_metrics(struct api *a, struct MHD_Connection *conn, struct api_re
 	memcpy(all, mine, n1);
 	if (n2)
 		memcpy(all + n1, core, n2);
-	all[n1 + n2] = '\0';
+	if (n3)
+		memcpy(all + n1 + n2, ev, n3);
+	all[n1 + n2 + n3] = '\0';
 	q->reply.status = 200;
 	q->reply.body = all;
-	q->reply.len = n1 + n2;
+	q->reply.len = n1 + n2 + n3;
 	q->reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
 out:
 	free(mine);
 	free(core);
+	free(ev);
 	if (cfg)
 		config_unref(cfg);
 }

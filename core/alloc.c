@@ -13,6 +13,7 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/base/rand.h"
+#include "core/events.h"
 #include "core/number.h"
 
 int alloc_service_new(struct alloc_service **sp, struct store *st)
@@ -29,6 +30,11 @@ int alloc_service_new(struct alloc_service **sp, struct store *st)
 void alloc_service_free(struct alloc_service *s)
 {
 	free(s);
+}
+
+void alloc_service_set_events(struct alloc_service *s, struct events *e)
+{
+	s->events = e;
 }
 
 static void result_err(struct alloc_result *res, const struct alloc_err *e)
@@ -125,6 +131,7 @@ struct job_head {
 	size_t nres;
 	alloc_done_fn done;
 	void *arg;
+	struct events *kick; /* set when the job may have written an event */
 };
 
 static void job_finish(void *arg, int rc)
@@ -133,6 +140,8 @@ static void job_finish(void *arg, int rc)
 	alloc_done_fn done = h->done;
 	void *done_arg = h->arg;
 
+	if (rc == 0 && h->kick)
+		events_kick(h->kick);
 	for (size_t i = 0; rc != 0 && i < h->nres; i++)
 		result_store_err(&h->res[i], rc);
 	free(h);
@@ -375,6 +384,9 @@ static int delete_step(struct store_txn *txn, void *arg, size_t step)
 		alloc_vault(&rec, j->t, j->now);
 		rc = store_alloc_put(txn, &rec);
 	}
+	/* The event commits with the change or not at all. */
+	if (rc == 0)
+		rc = events_add_deallocation(txn, j->t, &rec, j->now);
 	return step_end(j->h.res, &e, rc, &rec);
 }
 
@@ -430,6 +442,7 @@ void alloc_submit(struct alloc_service *s, const struct alloc_op *op, alloc_done
 		dj->t = op->t;
 		memcpy(dj->id, op->id, STORE_ID_LEN);
 		dj->now = clock_now_ms();
+		h->kick = s->events;
 		job_submit(s, h, delete_step, 1);
 		return;
 	case ALLOC_BULK:

@@ -85,6 +85,9 @@ struct alloc_service; /* owns nothing but references: store and config */
 
 int alloc_service_new(struct alloc_service **sp, struct store *st);
 void alloc_service_free(struct alloc_service *s);
+/* Deallocations write webhook events; this worker hears of them at once. */
+struct events;
+void alloc_service_set_events(struct alloc_service *s, struct events *e);
 
 /* A change to submit without waiting (the HTTP pool suspends the connection
  * meanwhile, so a group commit can hold more requests than there are pool

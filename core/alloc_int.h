@@ -4,8 +4,11 @@
 
 #include "core/alloc.h"
 
+struct events;
+
 struct alloc_service {
 	struct store *st;
+	struct events *events; /* kicked after a change that wrote an event; may be NULL */
 };
 
 /* An outcome carried through validation and the writer's steps. */

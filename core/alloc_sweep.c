@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/base/log.h"
+#include "core/events.h"
 
 #define SWEEP_BATCH 256
 
@@ -56,8 +57,12 @@ static int sweep_step(struct store_txn *txn, void *arg, size_t i)
 	if (rec.state == STORE_ACTIVE) {
 		if (rec.dealloc_ms > j->now)
 			return 0;
-		alloc_vault(&rec, tenant_or_default(j->cfg, rec.tenant), j->now);
+		const struct tenant *t = tenant_or_default(j->cfg, rec.tenant);
+
+		alloc_vault(&rec, t, j->now);
 		rc = store_alloc_put(txn, &rec);
+		if (rc == 0)
+			rc = events_add_deallocation(txn, t, &rec, j->now);
 		if (rc == 0)
 			log_info("sweep", "allocation %s of %s expired: vault", ids, rec.tenant);
 	} else if (rec.purge_ms <= j->now) {
@@ -99,6 +104,8 @@ int alloc_sweep(struct alloc_service *s, const struct config *cfg, int64_t now_m
 			break;
 		}
 		total += j.changed;
+		if (j.changed > 0)
+			events_kick(s->events);
 	} while (j.due.n == SWEEP_BATCH && j.changed > 0);
 	return total;
 }

@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/base/log.h"
 #include "core/config.h"
+#include "core/events.h"
 #include "core/sweeper.h"
 #include "store/store.h"
 
@@ -159,6 +160,7 @@ static int serve(const struct options *o, struct config *cfg)
 	struct store *st = NULL;
 	struct alloc_service *svc = NULL;
 	struct sweeper *sw = NULL;
+	struct events *ev = NULL;
 	struct api *api = NULL;
 	sigset_t sigs;
 	int rc, sig;
@@ -178,9 +180,13 @@ static int serve(const struct options *o, struct config *cfg)
 	}
 	rc = alloc_service_new(&svc, st);
 	if (rc == 0)
+		rc = events_start(&ev, st);
+	if (rc == 0) {
+		alloc_service_set_events(svc, ev);
 		rc = sweeper_start(&sw, svc);
+	}
 	if (rc == 0)
-		rc = api_start(&api, svc, cfg->http_listen, cfg->http_threads);
+		rc = api_start(&api, svc, ev, cfg->http_listen, cfg->http_threads);
 	if (rc != 0) {
 		log_err("main", "cannot start: %s", strerror(rc));
 		goto out;
@@ -201,6 +207,9 @@ out:
 	if (api)
 		api_stop(api);
 	sweeper_stop(sw);
+	/* Deliveries in flight finish or stay pending for the next start. */
+	if (ev)
+		events_stop(ev);
 	alloc_service_free(svc);
 	store_close(st);
 	return rc == 0 ? 0 : 1;
