@@ -457,6 +457,14 @@ def test_events_list_bad_params(env):
     assert r.status == 400 and r.json["code"] == 5, r
     r = list_events(s, "wh", "delivered", limit="abc")
     assert r.status == 400 and r.json["code"] == 5, r
+    r = list_events(s, "wh", "delivered", cursor="not-a-cursor")
+    assert r.status == 400 and r.json["code"] == 5, r
+    # methods: the list is GET only, replay POST only
+    r = s.request("DELETE", events_path("wh"), tenant="wh")
+    assert r.status == 405 and "GET" in r.headers.get("allow", ""), r
+    r = s.request("GET", events_path("wh", "/%s/retry" % uuid.uuid4()), tenant="wh")
+    assert r.status == 405 and r.headers.get("allow") == "POST", r
+    err(retry_event(s, "wh", "not-a-uuid"), 404, 1)
 
 
 def test_events_api_tenant_isolation(env):
