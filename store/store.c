@@ -14,16 +14,18 @@
 
 #define DEFAULT_MAP_SIZE (UINT64_C(8) << 30)
 #define MIN_READERS      512u
-#define MAX_DBS          32 /* room for the calls tables to come */
-/* 1: allocations; 2: and the outbox tables (an old directory is upgraded
- * by creating them). */
-#define SCHEMA_VERSION 2
+#define MAX_DBS          32
+/* 1: allocations; 2: and the outbox tables; 3: and the call records' tables
+ * (an old directory is upgraded by creating them). */
+#define SCHEMA_VERSION 3
 
 static const char *const db_names[DB_COUNT] = {
     [DB_ALLOC] = "alloc",         [DB_BYTENANT] = "bytenant", [DB_TXN] = "txn",
     [DB_VNPIN] = "vnpin",         [DB_VNNUM] = "vnnum",       [DB_BYVN] = "byvn",
     [DB_EXPIRY] = "expiry",       [DB_META] = "meta",         [DB_OUTBOX] = "outbox",
     [DB_EVTENANT] = "evbytenant", [DB_EVID] = "evid",         [DB_EVDUE] = "evdue",
+    [DB_CALLS] = "calls",         [DB_CALLTENANT] = "callsbytenant",
+    [DB_CALLALLOC] = "callsbyalloc", [DB_CALLOPEN] = "callsopen", [DB_CALLDUE] = "callsdue",
 };
 
 int store_errno(int rc)

@@ -218,6 +218,85 @@ int store_event_scan(struct store_txn *t, const char *tenant, int state, uint64_
 /* Pending events of tenant (NULL: of every tenant). */
 uint64_t store_event_pending_count(struct store_txn *t, const char *tenant);
 
+/* --- call records (DESIGN §3 "Call records"): written when a call passes
+ * routing step 1, finished when it ends. Five tables follow each record:
+ * calls (sid -> record), callsbytenant (tenant, started, sid) and
+ * callsbyalloc (greenpin_id, started, sid; once an allocation is known) for
+ * the API's listing, callsopen (started, sid) while in progress, so start-up
+ * finds what a crash left open, and callsdue (purge_ms, sid) once completed
+ * with a purge time. --- */
+#define STORE_SID_LEN      32 /* call_sid: lowercase hex of 16 bytes */
+#define STORE_CALL_URL_MAX 256
+
+enum store_call_state { STORE_CALL_IN_PROGRESS = 0, STORE_CALL_COMPLETED = 1 };
+enum store_call_direction { STORE_CALL_INCOMING = 0 };
+enum store_call_type {
+	STORE_CT_COMPLETED = 0,     /* "completed": the parties talked */
+	STORE_CT_CLIENT_HANGUP = 1, /* "client-hangup": the caller left before an answer */
+	STORE_CT_INCOMPLETE = 2,    /* "incomplete": callee busy, no answer, failed */
+	STORE_CT_CALL_ATTEMPT = 3,  /* "call-attempt": ended before dialling */
+	STORE_CT_FAILED = 4,        /* "failed": left in progress by a crash */
+};
+enum store_dial_status {
+	STORE_DIAL_NONE = 0, /* null: not dialled */
+	STORE_DIAL_COMPLETED = 1,
+	STORE_DIAL_BUSY = 2,
+	STORE_DIAL_NO_ANSWER = 3,
+	STORE_DIAL_FAILED = 4,
+	STORE_DIAL_CANCELED = 5,
+};
+
+struct store_call {
+	char call_sid[STORE_SID_LEN + 1];
+	char tenant[STORE_TENANT_MAX + 1];
+	bool has_alloc;                    /* greenpin_id is null until routing picks one */
+	uint8_t greenpin_id[STORE_ID_LEN];
+	char vn[STORE_NUM_LEN];            /* the VN dialled */
+	char from[STORE_NUM_LEN];          /* the caller, E.164 (or as the trunk gave it) */
+	char to[STORE_NUM_LEN];            /* the real number dialled last; "" = none */
+	uint8_t direction;                 /* enum store_call_direction */
+	uint8_t state;                     /* enum store_call_state */
+	uint8_t call_type;                 /* enum store_call_type (meaningful once completed) */
+	uint8_t dial_status;               /* enum store_dial_status */
+	int64_t started_ms, answered_ms, ended_ms; /* Unix ms; 0 = not (yet) */
+	uint32_t dial_call_duration;       /* whole seconds, callee answer to end */
+	uint32_t on_call_duration;         /* whole seconds, start to end */
+	char recording_url[STORE_CALL_URL_MAX]; /* "" = none */
+	int64_t purge_ms;                  /* completed: retention ends; 0 = never */
+};
+
+/* write: stores c (new, or a new version of the same call_sid) and moves its
+ * index entries with it. EINVAL when a field is out of range (call_sid not 32
+ * lowercase hex digits, tenant empty, an enum unknown, a string unterminated). */
+int store_call_put(struct store_txn *t, const struct store_call *c);
+/* 0 and *out, ENOENT, or EINVAL for a malformed call_sid. */
+int store_call_get(struct store_txn *t, const char *call_sid, struct store_call *out);
+/* write: removes the record and its index entries (retention purge). */
+int store_call_del(struct store_txn *t, const char *call_sid);
+
+/* A listing position: the last record of the previous page. */
+struct store_call_pos {
+	int64_t started_ms;
+	char call_sid[STORE_SID_LEN + 1];
+};
+/* The callbacks get the whole record, valid during the call only; their
+ * non-zero stops the walk and is returned. In a write step they may write. */
+typedef int (*store_call_fn)(void *arg, const struct store_call *c);
+/* A tenant's (or an allocation's) calls in (started_ms, call_sid) order,
+ * from from_ms, or strictly after *after when given (and not before from_ms),
+ * up to to_ms inclusive (0 = no bound). */
+int store_call_scan_tenant(struct store_txn *t, const char *tenant, int64_t from_ms,
+                           int64_t to_ms, const struct store_call_pos *after, store_call_fn fn,
+                           void *arg);
+int store_call_scan_alloc(struct store_txn *t, const uint8_t greenpin_id[STORE_ID_LEN],
+                          int64_t from_ms, int64_t to_ms, const struct store_call_pos *after,
+                          store_call_fn fn, void *arg);
+/* Records still in progress, oldest start first (at start-up: what a crash
+ * left open, to finalise as failed). */
+int store_call_open_each(struct store_txn *t, store_call_fn fn, void *arg);
+/* Completed records whose purge_ms <= until_ms, earliest first. */
+int store_call_due_each(struct store_txn *t, int64_t until_ms, store_call_fn fn, void *arg);
+
 struct store_stats {
 	uint64_t map_size;     /* bytes */
 	uint64_t map_used;     /* bytes in use (last page number * page size) */

@@ -28,11 +28,16 @@ enum store_db {
 	DB_EVTENANT,  /* lp(tenant) state be64u(seq) -> "" */
 	DB_EVID,      /* delivery_id16 -> be64u(seq) */
 	DB_EVDUE,     /* be64(due) be64u(seq) -> "" (every event) */
+	DB_CALLS,     /* sid16 -> call record */
+	DB_CALLTENANT, /* lp(tenant) be64(started) sid16 -> "" */
+	DB_CALLALLOC, /* id16 be64(started) sid16 -> "" (calls with an allocation) */
+	DB_CALLOPEN,  /* be64(started) sid16 -> "" (in progress) */
+	DB_CALLDUE,   /* be64(purge) sid16 -> "" (completed, purge_ms > 0) */
 	DB_COUNT
 };
 
 /* store_txn's cursor masks have a bit per table. */
-_Static_assert(DB_COUNT <= 16, "cur_bound and cur_busy are 16 bits");
+_Static_assert(DB_COUNT <= 32, "cur_bound and cur_busy are 32 bits");
 
 struct store_job; /* store_writer.c */
 
@@ -75,7 +80,7 @@ struct store_txn {
 	 * one mallocs). bound: renewed for the current snapshot; busy: a scan
 	 * is using it, so a nested query takes a temporary one. */
 	MDB_cursor *cur[DB_COUNT];
-	uint16_t cur_bound, cur_busy;
+	uint32_t cur_bound, cur_busy;
 	struct store_txn *next; /* pool link */
 };
 
@@ -146,6 +151,19 @@ void key_evdue(uint8_t k[KEY_EVDUE_LEN], int64_t due_ms, uint64_t seq);
 /* 'E' lp(tenant); tenant "" is the all-tenants total (no tenant is empty). */
 size_t key_meta_evpending(uint8_t *k, const char *tenant);
 
+/* call_sid (32 lowercase hex digits) -> its 16 bytes; 0 or EINVAL. */
+#define KEY_SID_LEN 16
+int key_sid16(uint8_t out[KEY_SID_LEN], const char *sid);
+/* lp(tenant) or id16, then be64(started) sid16: 0 when a field is out of
+ * range. The prefix builders stop before the time. */
+size_t key_calltenant(uint8_t *k, const char *tenant, int64_t started_ms,
+                      const uint8_t sid[KEY_SID_LEN]);
+size_t key_callalloc(uint8_t *k, const uint8_t id[STORE_ID_LEN], int64_t started_ms,
+                     const uint8_t sid[KEY_SID_LEN]);
+/* be64(at) sid16: callsopen and callsdue keys. */
+#define KEY_CALLAT_LEN (8 + KEY_SID_LEN)
+void key_callat(uint8_t k[KEY_CALLAT_LEN], int64_t at_ms, const uint8_t sid[KEY_SID_LEN]);
+
 /* vnpin key -> pin (NUL-terminated); 0 or EINVAL. */
 int key_vnpin_pin(const uint8_t *k, size_t len, char pin[STORE_PIN_MAX + 1]);
 void val_vnpin(uint8_t v[VNPIN_VAL], const uint8_t id[STORE_ID_LEN], uint8_t side,
@@ -179,5 +197,15 @@ int store_event_encode(const struct store_event *ev, uint8_t *buf, size_t cap, s
  * and the rest of out->body zeroed; else out->body is not touched (an
  * index update needs only the header). */
 int store_event_decode(const uint8_t *buf, size_t len, struct store_event *out, bool with_body);
+
+#define STORE_CALL_VERSION 1
+#define STORE_CALL_REC_MAX 512 /* the largest encoding is under 450 bytes */
+
+/* A call record (call_sid is the key, but stored too: a record reads whole).
+ * 0 and *len, or EINVAL when a field is out of range. */
+int store_call_encode(const struct store_call *c, uint8_t *buf, size_t cap, size_t *len);
+/* 0, or EINVAL for anything but a well-formed call of a known version; never
+ * reads past buf+len. */
+int store_call_decode(const uint8_t *buf, size_t len, struct store_call *out);
 
 #endif

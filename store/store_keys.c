@@ -184,6 +184,56 @@ size_t key_meta_evpending(uint8_t *k, const char *tenant)
 	return n ? n + 1 : 0;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1; /* uppercase too: one sid, one spelling */
+}
+
+int key_sid16(uint8_t out[KEY_SID_LEN], const char *sid)
+{
+	if (strnlen(sid, STORE_SID_LEN + 1) != STORE_SID_LEN)
+		return EINVAL;
+	for (int i = 0; i < KEY_SID_LEN; i++) {
+		int hi = hex_digit(sid[2 * i]), lo = hex_digit(sid[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+size_t key_calltenant(uint8_t *k, const char *tenant, int64_t started_ms,
+                      const uint8_t sid[KEY_SID_LEN])
+{
+	size_t n = tenant[0] ? key_lp(k, tenant, STORE_TENANT_MAX) : 0;
+
+	if (n == 0)
+		return 0;
+	key_be64(k + n, started_ms);
+	memcpy(k + n + 8, sid, KEY_SID_LEN);
+	return n + 8 + KEY_SID_LEN;
+}
+
+size_t key_callalloc(uint8_t *k, const uint8_t id[STORE_ID_LEN], int64_t started_ms,
+                     const uint8_t sid[KEY_SID_LEN])
+{
+	memcpy(k, id, STORE_ID_LEN);
+	key_be64(k + STORE_ID_LEN, started_ms);
+	memcpy(k + STORE_ID_LEN + 8, sid, KEY_SID_LEN);
+	return STORE_ID_LEN + 8 + KEY_SID_LEN;
+}
+
+void key_callat(uint8_t k[KEY_CALLAT_LEN], int64_t at_ms, const uint8_t sid[KEY_SID_LEN])
+{
+	key_be64(k, at_ms);
+	memcpy(k + 8, sid, KEY_SID_LEN);
+}
+
 int key_vnpin_pin(const uint8_t *k, size_t len, char pin[STORE_PIN_MAX + 1])
 {
 	size_t n;

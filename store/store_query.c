@@ -20,7 +20,7 @@ void store_id_hex(char out[2 * STORE_ID_LEN + 1], const uint8_t id[STORE_ID_LEN]
 
 int store_cursor(struct store_txn *t, enum store_db db, MDB_cursor **cp)
 {
-	uint16_t bit = (uint16_t)(1u << db);
+	uint32_t bit = UINT32_C(1) << db;
 	int rc;
 
 	if (t->write || (t->cur_busy & bit)) {
@@ -47,7 +47,7 @@ int store_cursor(struct store_txn *t, enum store_db db, MDB_cursor **cp)
 void store_cursor_done(struct store_txn *t, enum store_db db, MDB_cursor *c)
 {
 	if (c == t->cur[db])
-		t->cur_busy &= (uint16_t) ~(1u << db);
+		t->cur_busy &= ~(UINT32_C(1) << db);
 	else
 		mdb_cursor_close(c);
 }

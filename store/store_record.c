@@ -325,3 +325,78 @@ int store_event_decode(const uint8_t *buf, size_t len, struct store_event *out, 
 	}
 	return 0;
 }
+
+/* --- call records --- */
+
+#define CALL_HAS_ALLOC 0x01
+
+_Static_assert(STORE_CALL_URL_MAX <= UINT16_MAX, "recording_url is stored with 16 bits");
+
+int store_call_encode(const struct store_call *c, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct wbuf w = {.p = buf, .cap = cap};
+
+	if (c->direction > STORE_CALL_INCOMING || c->state > STORE_CALL_COMPLETED ||
+	    c->call_type > STORE_CT_FAILED || c->dial_status > STORE_DIAL_CANCELED)
+		return EINVAL;
+	put_u8(&w, STORE_CALL_VERSION);
+	put_str(&w, c->call_sid, sizeof(c->call_sid), true);
+	put_str(&w, c->tenant, sizeof(c->tenant), true);
+	put_u8(&w, c->has_alloc ? CALL_HAS_ALLOC : 0);
+	put_bytes(&w, c->greenpin_id, STORE_ID_LEN);
+	put_str(&w, c->vn, sizeof(c->vn), false);
+	put_str(&w, c->from, sizeof(c->from), false);
+	put_str(&w, c->to, sizeof(c->to), false);
+	put_u8(&w, c->direction);
+	put_u8(&w, c->state);
+	put_u8(&w, c->call_type);
+	put_u8(&w, c->dial_status);
+	put_i64(&w, c->started_ms);
+	put_i64(&w, c->answered_ms);
+	put_i64(&w, c->ended_ms);
+	put_u32(&w, c->dial_call_duration);
+	put_u32(&w, c->on_call_duration);
+	put_str16(&w, c->recording_url, sizeof(c->recording_url));
+	put_i64(&w, c->purge_ms);
+	if (w.bad)
+		return EINVAL;
+	*len = w.len;
+	return 0;
+}
+
+int store_call_decode(const uint8_t *buf, size_t len, struct store_call *out)
+{
+	struct rbuf r = {.p = buf, .len = len};
+	const uint8_t *b;
+	uint8_t flags;
+
+	memset(out, 0, sizeof(*out));
+	if (get_u8(&r) != STORE_CALL_VERSION)
+		return EINVAL;
+	get_str(&r, out->call_sid, sizeof(out->call_sid), true);
+	get_str(&r, out->tenant, sizeof(out->tenant), true);
+	flags = get_u8(&r);
+	out->has_alloc = flags & CALL_HAS_ALLOC;
+	b = get_bytes(&r, STORE_ID_LEN);
+	if (b)
+		memcpy(out->greenpin_id, b, STORE_ID_LEN);
+	get_str(&r, out->vn, sizeof(out->vn), false);
+	get_str(&r, out->from, sizeof(out->from), false);
+	get_str(&r, out->to, sizeof(out->to), false);
+	out->direction = get_u8(&r);
+	out->state = get_u8(&r);
+	out->call_type = get_u8(&r);
+	out->dial_status = get_u8(&r);
+	out->started_ms = get_i64(&r);
+	out->answered_ms = get_i64(&r);
+	out->ended_ms = get_i64(&r);
+	out->dial_call_duration = get_u32(&r);
+	out->on_call_duration = get_u32(&r);
+	get_strn(&r, get_u16(&r), out->recording_url, sizeof(out->recording_url), false);
+	out->purge_ms = get_i64(&r);
+	if (r.bad || r.pos != r.len || (flags & ~CALL_HAS_ALLOC) ||
+	    out->direction > STORE_CALL_INCOMING || out->state > STORE_CALL_COMPLETED ||
+	    out->call_type > STORE_CT_FAILED || out->dial_status > STORE_DIAL_CANCELED)
+		return EINVAL;
+	return 0;
+}

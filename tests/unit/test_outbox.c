@@ -797,7 +797,7 @@ static void test_upgrade_from_schema_1(void **state)
 
 	/* A newer schema than this build knows is refused. */
 	store_close(st);
-	ver = 3;
+	ver = 1000; /* newer than any schema this build knows */
 	assert_int_equal(mdb_env_create(&env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
 	assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
