@@ -175,7 +175,7 @@ static int check_mandatory(const struct store_alloc *old, const struct tenant *t
 
 /* 16: normalises one list into out. */
 static int normalize_list(const struct config *cfg, const struct tenant *t, const char *what, int s,
-                          char raw[][ALLOC_RAW_LEN], uint8_t n, char out[][STORE_NUM_LEN],
+                          const char raw[][ALLOC_RAW_LEN], uint8_t n, char out[][STORE_NUM_LEN],
                           bool party, struct alloc_err *e)
 {
 	for (uint8_t i = 0; i < n; i++) {
@@ -348,14 +348,12 @@ int alloc_check_body(const struct config *cfg, const struct tenant *t,
 
 	for (int s = 0; s < 2; s++) {
 		const struct alloc_side_req *sr = &req->side[s];
-		char(*raw_n)[ALLOC_RAW_LEN] = (char(*)[ALLOC_RAW_LEN])sr->numbers;
-		char(*raw_v)[ALLOC_RAW_LEN] = (char(*)[ALLOC_RAW_LEN])sr->vns;
 
 		if (sr->has_numbers &&
-		    normalize_list(cfg, t, "numbers", s, raw_n, sr->nnumbers, n_[s], true, e))
+		    normalize_list(cfg, t, "numbers", s, sr->numbers, sr->nnumbers, n_[s], true, e))
 			return -1;
 		if (sr->has_vns &&
-		    normalize_list(cfg, t, "vns", s, raw_v, sr->nvns, v_[s], false, e))
+		    normalize_list(cfg, t, "vns", s, sr->vns, sr->nvns, v_[s], false, e))
 			return -1;
 	}
 	for (int s = 0; s < 2; s++) {
