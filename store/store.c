@@ -20,12 +20,23 @@
 #define SCHEMA_VERSION 3
 
 static const char *const db_names[DB_COUNT] = {
-    [DB_ALLOC] = "alloc",         [DB_BYTENANT] = "bytenant", [DB_TXN] = "txn",
-    [DB_VNPIN] = "vnpin",         [DB_VNNUM] = "vnnum",       [DB_BYVN] = "byvn",
-    [DB_EXPIRY] = "expiry",       [DB_META] = "meta",         [DB_OUTBOX] = "outbox",
-    [DB_EVTENANT] = "evbytenant", [DB_EVID] = "evid",         [DB_EVDUE] = "evdue",
-    [DB_CALLS] = "calls",         [DB_CALLTENANT] = "callsbytenant",
-    [DB_CALLALLOC] = "callsbyalloc", [DB_CALLOPEN] = "callsopen", [DB_CALLDUE] = "callsdue",
+    [DB_ALLOC] = "alloc",
+    [DB_BYTENANT] = "bytenant",
+    [DB_TXN] = "txn",
+    [DB_VNPIN] = "vnpin",
+    [DB_VNNUM] = "vnnum",
+    [DB_BYVN] = "byvn",
+    [DB_EXPIRY] = "expiry",
+    [DB_META] = "meta",
+    [DB_OUTBOX] = "outbox",
+    [DB_EVTENANT] = "evbytenant",
+    [DB_EVID] = "evid",
+    [DB_EVDUE] = "evdue",
+    [DB_CALLS] = "calls",
+    [DB_CALLTENANT] = "callsbytenant",
+    [DB_CALLALLOC] = "callsbyalloc",
+    [DB_CALLOPEN] = "callsopen",
+    [DB_CALLDUE] = "callsdue",
 };
 
 int store_errno(int rc)

@@ -249,20 +249,20 @@ enum store_dial_status {
 struct store_call {
 	char call_sid[STORE_SID_LEN + 1];
 	char tenant[STORE_TENANT_MAX + 1];
-	bool has_alloc;                    /* greenpin_id is null until routing picks one */
+	bool has_alloc; /* greenpin_id is null until routing picks one */
 	uint8_t greenpin_id[STORE_ID_LEN];
-	char vn[STORE_NUM_LEN];            /* the VN dialled */
-	char from[STORE_NUM_LEN];          /* the caller, E.164 (or as the trunk gave it) */
-	char to[STORE_NUM_LEN];            /* the real number dialled last; "" = none */
-	uint8_t direction;                 /* enum store_call_direction */
-	uint8_t state;                     /* enum store_call_state */
-	uint8_t call_type;                 /* enum store_call_type (meaningful once completed) */
-	uint8_t dial_status;               /* enum store_dial_status */
+	char vn[STORE_NUM_LEN];   /* the VN dialled */
+	char from[STORE_NUM_LEN]; /* the caller, E.164 (or as the trunk gave it) */
+	char to[STORE_NUM_LEN];   /* the real number dialled last; "" = none */
+	uint8_t direction;        /* enum store_call_direction */
+	uint8_t state;            /* enum store_call_state */
+	uint8_t call_type;        /* enum store_call_type (meaningful once completed) */
+	uint8_t dial_status;      /* enum store_dial_status */
 	int64_t started_ms, answered_ms, ended_ms; /* Unix ms; 0 = not (yet) */
-	uint32_t dial_call_duration;       /* whole seconds, callee answer to end */
-	uint32_t on_call_duration;         /* whole seconds, start to end */
-	char recording_url[STORE_CALL_URL_MAX]; /* "" = none */
-	int64_t purge_ms;                  /* completed: retention ends; 0 = never */
+	uint32_t dial_call_duration;               /* whole seconds, callee answer to end */
+	uint32_t on_call_duration;                 /* whole seconds, start to end */
+	char recording_url[STORE_CALL_URL_MAX];    /* "" = none */
+	int64_t purge_ms;                          /* completed: retention ends; 0 = never */
 };
 
 /* write: stores c (new, or a new version of the same call_sid) and moves its
@@ -285,9 +285,8 @@ typedef int (*store_call_fn)(void *arg, const struct store_call *c);
 /* A tenant's (or an allocation's) calls in (started_ms, call_sid) order,
  * from from_ms, or strictly after *after when given (and not before from_ms),
  * up to to_ms inclusive (0 = no bound). */
-int store_call_scan_tenant(struct store_txn *t, const char *tenant, int64_t from_ms,
-                           int64_t to_ms, const struct store_call_pos *after, store_call_fn fn,
-                           void *arg);
+int store_call_scan_tenant(struct store_txn *t, const char *tenant, int64_t from_ms, int64_t to_ms,
+                           const struct store_call_pos *after, store_call_fn fn, void *arg);
 int store_call_scan_alloc(struct store_txn *t, const uint8_t greenpin_id[STORE_ID_LEN],
                           int64_t from_ms, int64_t to_ms, const struct store_call_pos *after,
                           store_call_fn fn, void *arg);

@@ -15,24 +15,24 @@
 /* --- environment --- */
 
 enum store_db {
-	DB_ALLOC = 0, /* id16 -> record */
-	DB_BYTENANT,  /* lp(tenant) be64(created) id16 -> "" */
-	DB_TXN,       /* lp(tenant) lp(txn_id) -> id16 (active only) */
-	DB_VNPIN,     /* vn16 lp(pin) -> id16 side be64(cooling_until) */
-	DB_VNNUM,     /* vn16 num16 -> id16 side (dupsort, active only) */
-	DB_BYVN,      /* vn16 id16 -> side mask (active only) */
-	DB_EXPIRY,    /* be64(at) id16 -> "" */
-	DB_META,      /* 'V' version, 'A' lp(tenant) active, 'E' lp(tenant) pending
-	               * events ('E' lp("") all tenants), 'Q' last event seq */
-	DB_OUTBOX,    /* be64u(seq) -> event */
-	DB_EVTENANT,  /* lp(tenant) state be64u(seq) -> "" */
-	DB_EVID,      /* delivery_id16 -> be64u(seq) */
-	DB_EVDUE,     /* be64(due) be64u(seq) -> "" (every event) */
-	DB_CALLS,     /* sid16 -> call record */
+	DB_ALLOC = 0,  /* id16 -> record */
+	DB_BYTENANT,   /* lp(tenant) be64(created) id16 -> "" */
+	DB_TXN,        /* lp(tenant) lp(txn_id) -> id16 (active only) */
+	DB_VNPIN,      /* vn16 lp(pin) -> id16 side be64(cooling_until) */
+	DB_VNNUM,      /* vn16 num16 -> id16 side (dupsort, active only) */
+	DB_BYVN,       /* vn16 id16 -> side mask (active only) */
+	DB_EXPIRY,     /* be64(at) id16 -> "" */
+	DB_META,       /* 'V' version, 'A' lp(tenant) active, 'E' lp(tenant) pending
+	                * events ('E' lp("") all tenants), 'Q' last event seq */
+	DB_OUTBOX,     /* be64u(seq) -> event */
+	DB_EVTENANT,   /* lp(tenant) state be64u(seq) -> "" */
+	DB_EVID,       /* delivery_id16 -> be64u(seq) */
+	DB_EVDUE,      /* be64(due) be64u(seq) -> "" (every event) */
+	DB_CALLS,      /* sid16 -> call record */
 	DB_CALLTENANT, /* lp(tenant) be64(started) sid16 -> "" */
-	DB_CALLALLOC, /* id16 be64(started) sid16 -> "" (calls with an allocation) */
-	DB_CALLOPEN,  /* be64(started) sid16 -> "" (in progress) */
-	DB_CALLDUE,   /* be64(purge) sid16 -> "" (completed, purge_ms > 0) */
+	DB_CALLALLOC,  /* id16 be64(started) sid16 -> "" (calls with an allocation) */
+	DB_CALLOPEN,   /* be64(started) sid16 -> "" (in progress) */
+	DB_CALLDUE,    /* be64(purge) sid16 -> "" (completed, purge_ms > 0) */
 	DB_COUNT
 };
 
