@@ -309,6 +309,56 @@ static int read_session(const sdp_session_t *sdp, struct sdp_desc *out, char *er
 	return 0;
 }
 
+/* Sofia-SIP 1.12.11 loops forever, allocating, when a format of a non-RTP
+ * m= line starts with a character that is not a token one, or when blanks
+ * end the line after a tab ("m=image 9 udptl t38 (x)"); later Sofia
+ * releases fail such lines. So every m= line, found as Sofia finds lines
+ * (split at CR and LF, leading blanks skipped), is first held to the shape
+ * RFC 4566 gives it, which Sofia splits exactly as we do here: fields
+ * separated by spaces, a media token, port digits with an optional
+ * "/count", a protocol of tokens and '/', format tokens. */
+#define TOKEN_CHARS                                                                                \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-!#$%&'*+.^_`{|}~"
+
+static bool mline_safe(const char *p, const char *eol)
+{
+	for (int field = 0; p < eol; field++) {
+		const char *start, *slash = NULL;
+
+		while (p < eol && *p == ' ')
+			p++;
+		for (start = p; p < eol && *p != ' '; p++) {
+			if (field == 1 && *p == '/' && !slash && p > start)
+				slash = p;
+			else if (field == 1
+			             ? !(*p >= '0' && *p <= '9')
+			             : !strchr(field == 2 ? "/" TOKEN_CHARS : TOKEN_CHARS, *p))
+				return false;
+		}
+		if (slash && slash == p - 1)
+			return false;
+	}
+	return true;
+}
+
+static bool mlines_safe(const char *text, size_t len)
+{
+	const char *end = text + len;
+
+	for (const char *p = text; p < end;) {
+		const char *eol = p;
+
+		while (eol < end && *eol != '\r' && *eol != '\n')
+			eol++;
+		while (p < eol && (*p == ' ' || *p == '\t'))
+			p++;
+		if (eol - p >= 2 && p[0] == 'm' && p[1] == '=' && !mline_safe(p + 2, eol))
+			return false;
+		p = eol + 1;
+	}
+	return true;
+}
+
 int sdp_parse_desc(const char *text, size_t len, struct sdp_desc *out, char *err, size_t errlen)
 {
 	su_home_t *home;
@@ -324,6 +374,8 @@ int sdp_parse_desc(const char *text, size_t len, struct sdp_desc *out, char *err
 	/* Sofia would stop at a NUL and parse only what precedes it. */
 	if (memchr(text, '\0', len))
 		return fail(EINVAL, err, errlen, "SDP contains a NUL byte");
+	if (!mlines_safe(text, len))
+		return fail(EINVAL, err, errlen, "an m= line has a character outside tokens");
 	home = su_home_new(sizeof(*home));
 	if (!home)
 		return fail(ENOMEM, err, errlen, "out of memory");

@@ -204,6 +204,13 @@ static void test_parse_malformed(void **state)
 	    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n",
 	    "v=0\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n",
 	    "hello world",
+	    /* hangs Sofia 1.12.11 unless refused first */
+	    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	    "m=audio 7000 RTP/AVP 0\r\n  m=image 9 udptl t38 (x)\r\n",
+	    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	    "m=audio 7000 RTP/AVP 0\r\nm=image 9 udptl\t\t\r\n",
+	    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	    "m=audio 7000 RTP/AVP 0\r\nm=image 90/00/1 a//b t38\r\n",
 	    "",
 	};
 	char err[256];
