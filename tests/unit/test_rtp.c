@@ -283,7 +283,7 @@ static void test_stream_pt_map(void **state)
 	/* An unmapped payload type is refused and changes nothing. */
 	make_rtp(b, 18, false, 1, 1, 1);
 	assert_int_equal(rtp_parse(b, 12, &in), 0);
-	before = s;
+	memcpy(&before, &s, sizeof(s)); /* padding bytes included */
 	assert_int_equal(rtp_stream_rewrite(&s, b, &in, 1, 0, &len), ENOENT);
 	assert_memory_equal(&s, &before, sizeof(s));
 	/* A mapped one is rewritten. */
@@ -495,7 +495,13 @@ static void test_rtcp_round_trip(void **state)
 	assert_int_equal(info.sr.packets, 1000);
 	assert_int_equal(info.sr.octets, 172000);
 	assert_int_equal(info.n_reports, 1);
-	assert_memory_equal(&info.reports[0], &blk, sizeof(blk));
+	assert_int_equal(info.reports[0].ssrc, blk.ssrc);
+	assert_int_equal(info.reports[0].fraction_lost, blk.fraction_lost);
+	assert_int_equal(info.reports[0].cumulative_lost, blk.cumulative_lost);
+	assert_int_equal(info.reports[0].highest_seq, blk.highest_seq);
+	assert_int_equal(info.reports[0].jitter, blk.jitter);
+	assert_int_equal(info.reports[0].lsr, blk.lsr);
+	assert_int_equal(info.reports[0].dlsr, blk.dlsr);
 	assert_false(info.bye);
 	assert_non_null(memmem(buf, len, cname, strlen(cname)));
 
@@ -611,6 +617,13 @@ static void test_rtcp_rejects(void **state)
 	MUTATE(64, 0x83, "BYE count past its length");
 	MUTATE(72, 9, "BYE reason past its length");
 #undef MUTATE
+	/* Padding is allowed on the last packet only (RFC 3550 A.2). */
+	static const uint8_t pad_last[] = {0x80, 201, 0, 1, 1, 2, 3, 4, 0xA1, 203,
+	                                   0,    2,   1, 2, 3, 4, 0, 0, 0,    4};
+	static const uint8_t pad_first[] = {0xA0, 201, 0,    2,   1, 2, 3, 4, 0, 0,
+	                                    0,    4,   0x81, 203, 0, 1, 1, 2, 3, 4};
+	assert_int_equal(rtcp_parse(pad_last, sizeof(pad_last), &info), 0);
+	expect_rtcp_invalid(pad_first, sizeof(pad_first), "padding before the last packet");
 	/* The first packet must be SR or RR. */
 	expect_rtcp_invalid(peer + 32, sizeof(peer) - 32, "SDES first");
 	/* Trailing bytes that are not a packet. */
