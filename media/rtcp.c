@@ -150,6 +150,15 @@ void rtcp_cname_make(char cname[RTCP_CNAME_SIZE])
 	cname[RTCP_CNAME_SIZE - 1] = '\0';
 }
 
+uint64_t rtcp_ntp_from_unix_us(uint64_t unix_us)
+{
+	/* Seconds from 1900 to 1970; the fraction is in 1/2^32 s. */
+	uint64_t sec = unix_us / 1000000u + 2208988800u;
+	uint64_t frac = ((unix_us % 1000000u) << 32) / 1000000u;
+
+	return sec << 32 | frac;
+}
+
 static void put_block(uint8_t *q, const struct rtcp_report_block *b)
 {
 	int32_t lost = b->cumulative_lost;

@@ -59,6 +59,9 @@ int rtcp_parse(const uint8_t *buf, size_t len, struct rtcp_info *info);
  * nothing in it links the leg to the other leg, the peer or the host. */
 void rtcp_cname_make(char cname[RTCP_CNAME_SIZE]);
 
+/* NTP timestamp (32.32, RFC 3550 4) for a Unix time in microseconds. */
+uint64_t rtcp_ntp_from_unix_us(uint64_t unix_us);
+
 /* Our report: SR when we sent RTP since the last report, else RR. */
 struct rtcp_report {
 	uint32_t ssrc; /* our stream's (rtp_stream.ssrc) */
@@ -93,7 +96,9 @@ void rtcp_rx_init(struct rtcp_rx *rx);
 
 /* Account one received RTP packet; arrival is the arrival time in the
  * stream's timestamp units (e.g. now_us * 8000 / 1000000). A new SSRC
- * restarts the statistics. */
+ * restarts the statistics. Simpler than RFC 3550 A.1: no probation and no
+ * resynchronisation on a huge sequence jump (a peer restarting with the
+ * same SSRC shows as loss until the next SSRC). */
 void rtcp_rx_packet(struct rtcp_rx *rx, const struct rtp_header *h, uint32_t arrival);
 
 /* Remember the peer's SR (for LSR/DLSR) from a parsed compound packet. */

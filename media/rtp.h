@@ -50,7 +50,9 @@ int rtp_header_write(uint8_t *buf, size_t cap, const struct rtp_header *h);
  * spacing (gaps, reordering and RFC 4733 events' constant timestamps pass
  * through); on a switch of source (or of the source's SSRC) the sequence
  * continues at last + 1, the timestamp jumps by the wall-clock time elapsed
- * since the last timestamp advance, and the marker bit is set. */
+ * since the last timestamp advance, and the marker bit is set. The caller
+ * (the media worker) feeds only the current source: a late packet of a
+ * previous source would count as a switch back. */
 
 #define RTP_PT_MAP_MAX 8
 
@@ -123,7 +125,9 @@ char rtp_event_digit(uint8_t event);
  * end packets, duplicates and packets reordered behind a later event are
  * recognised; two presses of the same key are two timestamps ("1122" is four
  * digits). A new SSRC resets it. A sender that replays identical packets
- * (same timestamps) is indistinguishable from duplication. */
+ * (same timestamps) is indistinguishable from duplication. An event longer
+ * than a segment (RFC 4733 2.5.2.3: 8 s at 8 kHz) would count again per
+ * segment; no key is held that long. */
 #define RTP_DTMF_SEEN 16
 
 struct rtp_dtmf {

@@ -517,6 +517,9 @@ static void test_rtcp_round_trip(void **state)
 	for (size_t cap = 0; cap < len; cap++)
 		assert_int_equal(rtcp_build(buf, cap, &r, &len), ENOSPC);
 
+	/* 1970-01-01 00:00:00.5 UTC in NTP time. */
+	assert_true(rtcp_ntp_from_unix_us(500000) == (2208988800ull << 32 | 0x80000000u));
+
 	r.cname = "";
 	assert_int_equal(rtcp_build(buf, sizeof(buf), &r, &len), EINVAL);
 	r.cname = NULL;
