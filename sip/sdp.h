@@ -17,6 +17,8 @@
 #define SDP_PREFER_MAX 4
 #define SDP_TEXT_MAX   4096 /* always enough for sdp_answer()/sdp_offer() */
 #define SDP_INPUT_MAX  65536
+#define SDP_PTIME_MIN  5 /* a=ptime outside these bounds is ignored */
+#define SDP_PTIME_MAX  200
 
 /* Bits as in RFC 3264: "send" and "recv" from the describing side's view. */
 enum sdp_dir {
@@ -149,7 +151,16 @@ int sdp_answer(const struct sdp_desc *offer, const struct sdp_local *local, stru
  * telephone-event 101 0-16, ptime, local->dir, a=rtcp-mux or a=rtcp. */
 int sdp_offer(const struct sdp_local *local, char *buf, size_t buflen);
 
-/* The first codec of the given kind in d, or NULL. */
+/* Names as pinbridge writes them (for logs too): "audio", "RTP/AVP",
+ * "t38" (NULL for an unknown token), "sendonly", "PCMU" (NULL for OTHER). */
+const char *sdp_media_name(enum sdp_media_kind kind);
+const char *sdp_proto_name(enum sdp_proto_kind kind);
+const char *sdp_fmt_token_name(uint8_t token);
+const char *sdp_dir_name(enum sdp_dir dir);
+const char *sdp_codec_name(enum sdp_codec_kind kind);
+
+/* The first codec of the given kind in d (telephone-event: one with an
+ * event pinbridge handles), or NULL. */
 const struct sdp_codec *sdp_desc_codec(const struct sdp_desc *d, enum sdp_codec_kind kind);
 
 #endif
