@@ -276,6 +276,11 @@ int sdp_answer(const struct sdp_desc *offer, const struct sdp_local *local, stru
 	if (!codec)
 		return ENOTSUP;
 	te = sdp_desc_codec(offer, SDP_CODEC_TELEPHONE_EVENT);
+	if (codec->pt > 127 || (te && te->pt > 127))
+		return EINVAL;
+	/* One payload type cannot mean two formats in our answer. */
+	if (te && te->pt == codec->pt)
+		te = NULL;
 
 	/* Every offered m-line gets its answer line, in order (RFC 3264 §6);
 	 * all but the audio one are rejected with port 0. */

@@ -375,6 +375,28 @@ static void test_answer_extra_lines(void **state)
 	assert_int_equal(back.lines[3].port, 0);
 }
 
+static void test_answer_unknown_lines(void **state)
+{
+	struct sdp_desc chosen;
+	char buf[SDP_TEXT_MAX];
+
+	/* Unknown media types, protocols and format tokens are the peer's
+	 * words: the rejected line is written with ours. */
+	answer_ok("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	          "m=audio 7000 RTP/AVP 0 0\r\na=rtpmap:0 telephone-event/8000\r\n"
+	          "m=hushmedia 5000 X-HUSH/PROTO secretfmt 5\r\n"
+	          "m=video 5002 RTP/SAVPF 100\r\n",
+	          &local, &chosen, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "m=application 0 UDP 5\r\n"));
+	assert_non_null(strstr(buf, "m=video 0 RTP/SAVPF 100\r\n"));
+	assert_null(strstr(buf, "hush"));
+	assert_null(strstr(buf, "HUSH"));
+	assert_null(strstr(buf, "secret"));
+	/* pt 0 named twice: no telephone-event on the voice codec's pt */
+	assert_non_null(strstr(buf, "m=audio 20000 RTP/AVP 0\r\n"));
+	assert_int_equal(chosen.ncodecs, 1);
+}
+
 static void test_answer_rtcp_mux_ipv6(void **state)
 {
 	struct sdp_desc chosen;
@@ -473,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_answer_direction),
 	    cmocka_unit_test(test_answer_extra_lines),
 	    cmocka_unit_test(test_answer_rtcp_mux_ipv6),
+	    cmocka_unit_test(test_answer_unknown_lines),
 	    cmocka_unit_test(test_answer_errors),
 	    cmocka_unit_test(test_offer),
 	};
