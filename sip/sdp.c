@@ -134,6 +134,14 @@ const struct sdp_codec *sdp_desc_codec(const struct sdp_desc *d, enum sdp_codec_
 	return NULL;
 }
 
+const struct sdp_codec *sdp_desc_voice(const struct sdp_desc *d)
+{
+	for (size_t i = 0; i < d->ncodecs; i++)
+		if (d->codecs[i].kind == SDP_CODEC_PCMU || d->codecs[i].kind == SDP_CODEC_PCMA)
+			return &d->codecs[i];
+	return NULL;
+}
+
 static bool has_voice_codec(const sdp_media_t *m)
 {
 	for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
@@ -344,6 +352,8 @@ int sdp_parse_desc(const char *text, size_t len, struct sdp_desc *out, char *err
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (err && errlen)
+		err[0] = '\0';
 	if (!text || len == 0)
 		return fail(EINVAL, err, errlen, "empty SDP");
 	if (len > SDP_INPUT_MAX)
@@ -352,7 +362,8 @@ int sdp_parse_desc(const char *text, size_t len, struct sdp_desc *out, char *err
 	if (memchr(text, '\0', len))
 		return fail(EINVAL, err, errlen, "SDP contains a NUL byte");
 	if (!mlines_safe(text, len))
-		return fail(EINVAL, err, errlen, "an m= line has a character outside tokens");
+		return fail(EINVAL, err, errlen,
+		            "an m= line is not media, port, protocol and format tokens");
 	home = su_home_new(sizeof(*home));
 	if (!home)
 		return fail(ENOMEM, err, errlen, "out of memory");

@@ -93,7 +93,9 @@ struct sdp_mline {
 
 /* One side's audio, as parsed from the peer or as pinbridge sends it. */
 struct sdp_desc {
-	char addr[SDP_ADDR_MAX]; /* canonical IP literal; media- or session-level c= */
+	/* Canonical IP literal from the media- or session-level c=; 0.0.0.0 or
+	 * :: (RFC 2543 hold) means: send nothing. */
+	char addr[SDP_ADDR_MAX];
 	bool ipv6;
 	uint16_t port;      /* RTP port of the audio m-line, never 0 */
 	uint16_t rtcp_port; /* a=rtcp: port, 0 when absent (RTP port + 1 then) */
@@ -150,6 +152,10 @@ int sdp_answer(const struct sdp_desc *offer, const struct sdp_local *local, stru
 /* pinbridge's own offer (outbound leg, late offer): PCMU 0, PCMA 8,
  * telephone-event 101 0-16, ptime, local->dir, a=rtcp-mux or a=rtcp. */
 int sdp_offer(const struct sdp_local *local, char *buf, size_t buflen);
+
+/* The first PCMU or PCMA codec in d's order (the codec of an answer to
+ * our offer), or NULL. */
+const struct sdp_codec *sdp_desc_voice(const struct sdp_desc *d);
 
 /* Names as pinbridge writes them (for logs too): "audio", "RTP/AVP",
  * "t38" (NULL for an unknown token), "sendonly", "PCMU" (NULL for OTHER). */

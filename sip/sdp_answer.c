@@ -249,12 +249,7 @@ static const struct sdp_codec *pick_codec(const struct sdp_desc *offer,
 		if ((k == SDP_CODEC_PCMU || k == SDP_CODEC_PCMA) && (c = sdp_desc_codec(offer, k)))
 			return c;
 	}
-	for (size_t i = 0; i < offer->ncodecs; i++) {
-		c = &offer->codecs[i];
-		if (c->kind == SDP_CODEC_PCMU || c->kind == SDP_CODEC_PCMA)
-			return c;
-	}
-	return NULL;
+	return sdp_desc_voice(offer);
 }
 
 int sdp_answer(const struct sdp_desc *offer, const struct sdp_local *local, struct sdp_desc *chosen,

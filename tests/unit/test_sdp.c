@@ -130,6 +130,11 @@ static void test_parse_levels(void **state)
 	         &d);
 	assert_string_equal(d.addr, "10.0.0.3");
 	assert_int_equal(d.dir, SDP_DIR_RECVONLY);
+	/* RFC 2543 hold keeps its address for the caller to see */
+	parse_ok("v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+	         "m=audio 7000 RTP/AVP 0\r\n",
+	         &d);
+	assert_string_equal(d.addr, "0.0.0.0");
 }
 
 static void test_parse_ipv6_rtcp_mux(void **state)
@@ -178,6 +183,7 @@ static void test_parse_multi(void **state)
 	assert_int_equal(d.codecs[0].kind, SDP_CODEC_OTHER); /* G729 recorded */
 	assert_string_equal(d.codecs[0].name, "G729");
 	assert_int_equal(d.codecs[1].kind, SDP_CODEC_PCMA);
+	assert_ptr_equal(sdp_desc_voice(&d), &d.codecs[1]);
 }
 
 static void test_parse_malformed(void **state)
