@@ -1,0 +1,119 @@
+/* media: what core/ calls to anchor a call's audio: the RTP/RTCP port pool
+ * and the media engine (worker threads relaying RTP between a session's two
+ * legs, terminating RTCP per leg). IPv4 only for now.
+ *
+ * Threads: the engine's workers own every session's packet state. Sessions
+ * are created, updated and freed by ONE owner thread (the SIP thread, once
+ * core/ wires it in); those calls talk to the worker through its command
+ * queue and never touch packet state directly. The port pool is thread-safe. */
+#ifndef PB_MEDIA_MEDIA_H
+#define PB_MEDIA_MEDIA_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* --- Port pool -------------------------------------------------------------
+ * RTP/RTCP pairs (even RTP port, RTCP = RTP + 1) from [port_min, port_max].
+ * A released pair is quarantined for quarantine_ms before it is handed out
+ * again, so late packets of an ended call never reach a new one. Pairs are
+ * handed out in FIFO order of release; all operations are O(1). */
+struct media_ports;
+
+struct media_port_pair {
+	uint16_t rtp_port;
+	uint16_t rtcp_port;
+	int rtp_fd; /* non-blocking UDP sockets, -1 when not bound */
+	int rtcp_fd;
+};
+
+struct media_ports_stats {
+	unsigned pairs;       /* in the range */
+	unsigned free;        /* ready to hand out now */
+	unsigned quarantined; /* released, waiting */
+	uint64_t exhausted;   /* ENOSPC answers so far */
+};
+
+/* 0, EINVAL for an empty or inverted range, ENOMEM. */
+int media_ports_new(struct media_ports **poolp, uint16_t port_min, uint16_t port_max,
+                    unsigned quarantine_ms);
+void media_ports_free(struct media_ports *pool);
+
+/* Take the next free pair's RTP port (no sockets). ENOSPC when none is free
+ * (counted in exhausted). */
+int media_ports_alloc(struct media_ports *pool, uint16_t *rtp_port);
+/* Put a pair into quarantine. The port must come from media_ports_alloc. */
+void media_ports_release(struct media_ports *pool, uint16_t rtp_port);
+
+/* Take the next free pair and bind both sockets to ip; a pair whose bind
+ * fails with EADDRINUSE (someone else's socket) is skipped and quarantined.
+ * 0 with *pair filled, ENOSPC, or the errno of a failing socket call. */
+int media_ports_bind(struct media_ports *pool, struct in_addr ip, struct media_port_pair *pair);
+/* Close the pair's sockets and release it into quarantine. */
+void media_ports_unbind(struct media_ports *pool, struct media_port_pair *pair);
+
+void media_ports_get_stats(struct media_ports *pool, struct media_ports_stats *st);
+
+/* --- Engine and sessions --------------------------------------------------- */
+struct media_engine;
+struct media_session;
+
+enum media_codec { MEDIA_PCMU = 0, MEDIA_PCMA };
+enum media_latch { MEDIA_LATCH_STRICT = 0, MEDIA_LATCH_LEARN };
+
+#define MEDIA_CIDR_MAX     8
+#define MEDIA_LEARN_MS_DEF 5000
+
+struct media_cidr {
+	struct in_addr net;
+	uint8_t prefix; /* 0-32 */
+};
+
+/* One leg as its SDP and its trunk describe it. */
+struct media_leg_cfg {
+	struct sockaddr_in remote; /* RTP address from SDP; port 0: not known yet */
+	enum media_codec codec;
+	uint8_t codec_pt; /* the payload type this leg uses for codec */
+	int te_pt;        /* telephone-event payload type, -1 when the leg has none */
+	enum media_latch latch;
+	unsigned learn_ms; /* learn: window from session start; 0 = MEDIA_LEARN_MS_DEF */
+	unsigned n_cidrs;  /* learn: sources allowed besides the SDP address's IP */
+	struct media_cidr cidrs[MEDIA_CIDR_MAX];
+};
+
+/* Counters; read at any time from any thread (relaxed atomics inside). */
+struct media_stats {
+	uint64_t relayed;
+	uint64_t dropped_malformed; /* not RTP, or a payload type the other leg lacks */
+	uint64_t dropped_source;    /* latching refused the source */
+	uint64_t dropped_no_remote; /* the other leg has no address yet */
+	uint64_t rtcp_received;     /* parsed for statistics, never relayed */
+	uint64_t rtcp_sent;
+};
+
+/* Start nworkers threads (each: epoll, a 20 ms timerfd tick, a command
+ * queue) relaying on sockets bound to ip with pairs from ports, which must
+ * outlive the engine. 0, EINVAL, or the errno of a failing system call. */
+int media_engine_start(struct media_engine **engp, unsigned nworkers, struct in_addr ip,
+                       struct media_ports *ports);
+/* Stop and join the workers. Every session must have been freed. */
+void media_engine_stop(struct media_engine *eng);
+void media_engine_get_stats(struct media_engine *eng, struct media_stats *st);
+
+/* Bind a port pair per leg and hand the session to a worker (round robin).
+ * 0 with *sessp set; ENOSPC when the port range is exhausted; EINVAL for a
+ * bad config. Owner thread only. */
+int media_session_new(struct media_engine *eng, const struct media_leg_cfg *a,
+                      const struct media_leg_cfg *b, struct media_session **sessp);
+/* The local RTP port of leg 0 (a) or 1 (b), for that leg's SDP. */
+uint16_t media_session_local_port(const struct media_session *sess, unsigned leg);
+/* A leg's remote address changed (re-INVITE, late answer): relatch.
+ * Waits for the worker's acknowledgement. Owner thread only. */
+int media_session_update_remote(struct media_session *sess, unsigned leg,
+                                const struct sockaddr_in *remote);
+void media_session_get_stats(const struct media_session *sess, struct media_stats *st);
+/* Take the session off its worker (acknowledged, so no packet is handled
+ * after this returns), close its sockets and quarantine its ports. */
+void media_session_free(struct media_session *sess);
+
+#endif
