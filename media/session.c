@@ -1,0 +1,370 @@
+/* session: one call's anchored media: two legs, each with its own port
+ * pair, latching, outgoing stream and RTCP. Packets arriving on one leg are
+ * rewritten (SSRC, sequence, timestamps, payload types, G.711 law) and sent
+ * to the other; RTCP is terminated per leg. Runs on the owning worker. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "core/base/clock.h"
+#include "core/base/log.h"
+#include "media/g711.h"
+#include "media/media_int.h"
+
+#define ctr_add(c, field, n) atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed)
+
+static bool addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+static bool in_cidr(struct in_addr ip, const struct media_cidr *c)
+{
+	uint32_t mask = c->prefix == 0 ? 0 : htonl(~0u << (32 - c->prefix));
+
+	return (ip.s_addr & mask) == (c->net.s_addr & mask);
+}
+
+/* May a learning leg latch onto src? Only from the SDP address's IP or
+ * the trunk's CIDRs (DESIGN §3), so a stranger cannot hijack the call. */
+static bool learnable(const struct media_leg *l, const struct sockaddr_in *src)
+{
+	if (l->cfg.remote.sin_addr.s_addr != 0 &&
+	    src->sin_addr.s_addr == l->cfg.remote.sin_addr.s_addr)
+		return true;
+	for (unsigned i = 0; i < l->cfg.n_cidrs; i++)
+		if (in_cidr(src->sin_addr, &l->cfg.cidrs[i]))
+			return true;
+	return false;
+}
+
+/* Latching: should an RTP packet from src on leg l be accepted? */
+static bool accept_rtp(struct media_leg *l, const struct sockaddr_in *src, int64_t now_us)
+{
+	if (l->latched)
+		return addr_eq(src, &l->peer);
+	if (l->cfg.latch != MEDIA_LATCH_LEARN)
+		return false; /* strict without an SDP address yet */
+	if (now_us < l->learn_until_us) {
+		if (!learnable(l, src))
+			return false;
+		l->peer = *src;
+		l->have_remote = l->latched = true;
+		return true;
+	}
+	/* The window is over without a packet to learn from: the SDP
+	 * address is all there is. */
+	if (!l->have_remote)
+		return false;
+	l->latched = true;
+	return addr_eq(src, &l->peer);
+}
+
+void media_leg_set_remote(struct media_leg *l, const struct sockaddr_in *remote, int64_t now_us)
+{
+	l->cfg.remote = *remote;
+	l->peer = *remote;
+	l->have_remote = remote->sin_port != 0 && remote->sin_addr.s_addr != 0;
+	l->latched = l->have_remote && l->cfg.latch == MEDIA_LATCH_STRICT;
+	l->learn_until_us = now_us + (int64_t)l->cfg.learn_ms * 1000;
+}
+
+static void rtcp_input_one(struct media_leg *l, const uint8_t *buf, size_t len,
+                           const struct sockaddr_in *src, int64_t now_us, struct media_counters *wc)
+{
+	struct rtcp_info info;
+
+	if (!l->have_remote || src->sin_addr.s_addr != l->peer.sin_addr.s_addr) {
+		ctr_add(&l->sess->ctr, dropped_source, 1);
+		ctr_add(wc, dropped_source, 1);
+		return;
+	}
+	if (rtcp_parse(buf, len, &info) != 0) {
+		ctr_add(&l->sess->ctr, dropped_malformed, 1);
+		ctr_add(wc, dropped_malformed, 1);
+		return;
+	}
+	rtcp_rx_sender_report(&l->rx, &info, (uint64_t)now_us);
+	ctr_add(&l->sess->ctr, rtcp_received, 1);
+	ctr_add(wc, rtcp_received, 1);
+}
+
+static int recv_batch(struct media_batch *b, int fd)
+{
+	for (unsigned i = 0; i < MEDIA_BATCH; i++)
+		b->rx[i].msg_hdr.msg_namelen = sizeof(b->src[i]);
+	return recvmmsg(fd, b->rx, MEDIA_BATCH, MSG_DONTWAIT, NULL);
+}
+
+void media_leg_rtcp_input(struct media_worker *w, struct media_leg *l)
+{
+	struct media_batch *b = &w->batch;
+	int64_t now_us = clock_mono_us();
+	int n = recv_batch(b, l->pair.rtcp_fd);
+
+	for (int i = 0; i < n; i++)
+		rtcp_input_one(l, b->buf[i], b->rx[i].msg_len, &b->src[i], now_us, &w->ctr);
+}
+
+/* Rewrite an accepted RTP packet of leg x in place for leg y. 0, ENOENT
+ * when y has no payload type for it. */
+static int relay_one(struct media_leg *x, struct media_leg *y, uint8_t *buf,
+                     const struct rtp_header *h, int64_t now_us, size_t *out_len)
+{
+	int rc = rtp_stream_rewrite(&y->out, buf, h, x->idx, (uint64_t)now_us, out_len);
+
+	if (rc)
+		return rc;
+	if (h->pt == x->cfg.codec_pt && x->cfg.codec != y->cfg.codec) {
+		if (x->cfg.codec == MEDIA_PCMU)
+			g711_ulaw_to_alaw_buf(buf + RTP_HEADER_LEN, h->payload_len);
+		else
+			g711_alaw_to_ulaw_buf(buf + RTP_HEADER_LEN, h->payload_len);
+	}
+	y->sent_packets++;
+	y->sent_octets += (uint32_t)h->payload_len;
+	y->sent_since_report = true;
+	return 0;
+}
+
+void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
+{
+	struct media_session *s = x->sess;
+	struct media_leg *y = &s->leg[1 - x->idx];
+	struct media_batch *b = &w->batch;
+	int64_t now_us = clock_mono_us();
+	uint64_t malformed = 0, source = 0, no_remote = 0;
+	unsigned k = 0;
+	int n = recv_batch(b, x->pair.rtp_fd), sent = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint8_t *buf = b->buf[i];
+		size_t len = b->rx[i].msg_len, out_len;
+		struct rtp_header h;
+
+		if (b->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			malformed++;
+			continue;
+		}
+		if (rtp_is_rtcp(buf, len)) { /* rtcp-mux: terminated, never relayed */
+			rtcp_input_one(x, buf, len, &b->src[i], now_us, &w->ctr);
+			continue;
+		}
+		if (rtp_parse(buf, len, &h) != 0) {
+			malformed++;
+			continue;
+		}
+		if (!accept_rtp(x, &b->src[i], now_us)) {
+			source++;
+			continue;
+		}
+		rtcp_rx_packet(&x->rx, &h,
+		               (uint32_t)((uint64_t)now_us * MEDIA_CLOCK_RATE / 1000000u));
+		if (!y->have_remote) {
+			no_remote++;
+			continue;
+		}
+		if (relay_one(x, y, buf, &h, now_us, &out_len) != 0) {
+			malformed++;
+			continue;
+		}
+		b->tx_iov[k].iov_base = buf;
+		b->tx_iov[k].iov_len = out_len;
+		b->tx[k].msg_hdr.msg_name = &y->peer;
+		b->tx[k].msg_hdr.msg_namelen = sizeof(y->peer);
+		k++;
+	}
+	if (k) {
+		/* A full socket buffer loses the rest of the batch, as the
+		 * network would; it is not worth blocking the worker for. */
+		sent = sendmmsg(y->pair.rtp_fd, b->tx, k, MSG_DONTWAIT);
+		if (sent < 0)
+			sent = 0;
+	}
+	ctr_add(&s->ctr, relayed, (uint64_t)sent);
+	ctr_add(&w->ctr, relayed, (uint64_t)sent);
+	if (malformed || source || no_remote) {
+		ctr_add(&s->ctr, dropped_malformed, malformed);
+		ctr_add(&w->ctr, dropped_malformed, malformed);
+		ctr_add(&s->ctr, dropped_source, source);
+		ctr_add(&w->ctr, dropped_source, source);
+		ctr_add(&s->ctr, dropped_no_remote, no_remote);
+		ctr_add(&w->ctr, dropped_no_remote, no_remote);
+	}
+}
+
+/* Our own SR/RR + SDES for leg l's peer, every MEDIA_RTCP_US. */
+static void leg_report(struct media_leg *l, int64_t now_us, struct media_counters *wc)
+{
+	struct rtcp_report_block blk;
+	struct rtcp_report r = {.ssrc = l->out.ssrc, .cname = l->cname};
+	struct sockaddr_in to = l->peer;
+	uint8_t buf[256];
+	size_t len;
+
+	if (rtcp_rx_block(&l->rx, (uint64_t)now_us, &blk) == 0) {
+		r.n_blocks = 1;
+		r.blocks = &blk;
+	}
+	if (l->sent_since_report) {
+		uint64_t since = (uint64_t)now_us - l->out.last_ts_us;
+
+		r.sender = true;
+		r.sr.ntp = rtcp_ntp_from_unix_us((uint64_t)clock_now_ms() * 1000u);
+		r.sr.rtp_ts = l->out.last_ts + (uint32_t)(since * MEDIA_CLOCK_RATE / 1000000u);
+		r.sr.packets = l->sent_packets;
+		r.sr.octets = l->sent_octets;
+	}
+	l->sent_since_report = false;
+	if (rtcp_build(buf, sizeof(buf), &r, &len) != 0)
+		return;
+	to.sin_port = htons((uint16_t)(ntohs(l->peer.sin_port) + 1));
+	if (sendto(l->pair.rtcp_fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) >=
+	    0) {
+		ctr_add(&l->sess->ctr, rtcp_sent, 1);
+		ctr_add(wc, rtcp_sent, 1);
+	}
+}
+
+void media_session_tick(struct media_session *s, int64_t now_us)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		struct media_leg *l = &s->leg[i];
+
+		if (!l->have_remote || now_us < l->next_rtcp_us)
+			continue;
+		leg_report(l, now_us, &s->w->ctr);
+		l->next_rtcp_us = now_us + MEDIA_RTCP_US;
+	}
+}
+
+int media_session_attach(struct media_session *s, int epfd)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		struct media_leg *l = &s->leg[i];
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->ep_rtp};
+		int rc;
+
+		rc = epoll_ctl(epfd, EPOLL_CTL_ADD, l->pair.rtp_fd, &ev);
+		ev.data.ptr = &l->ep_rtcp;
+		if (!rc)
+			rc = epoll_ctl(epfd, EPOLL_CTL_ADD, l->pair.rtcp_fd, &ev);
+		if (rc) {
+			rc = errno;
+			log_err("media", "epoll add of session sockets: %s", strerror(rc));
+			media_session_detach(s, epfd);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void media_session_detach(struct media_session *s, int epfd)
+{
+	/* ENOENT for sockets never added is expected and harmless. */
+	for (unsigned i = 0; i < 2; i++) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, s->leg[i].pair.rtp_fd, NULL);
+		epoll_ctl(epfd, EPOLL_CTL_DEL, s->leg[i].pair.rtcp_fd, NULL);
+	}
+}
+
+static bool leg_cfg_valid(const struct media_leg_cfg *c)
+{
+	return c->codec_pt <= RTP_PT_MAX && c->te_pt <= RTP_PT_MAX && c->te_pt != c->codec_pt &&
+	       (c->codec == MEDIA_PCMU || c->codec == MEDIA_PCMA) && c->n_cidrs <= MEDIA_CIDR_MAX;
+}
+
+/* Leg l's outgoing stream carries what leg from receives, under l's types. */
+static void leg_init(struct media_session *s, unsigned idx, const struct media_leg_cfg *cfg,
+                     const struct media_leg_cfg *from, int64_t now_us)
+{
+	struct media_leg *l = &s->leg[idx];
+
+	l->sess = s;
+	l->idx = idx;
+	l->cfg = *cfg;
+	if (!l->cfg.learn_ms)
+		l->cfg.learn_ms = MEDIA_LEARN_MS_DEF;
+	l->ep_rtp = (struct media_ep){.kind = MEDIA_EP_RTP, .leg = l};
+	l->ep_rtcp = (struct media_ep){.kind = MEDIA_EP_RTCP, .leg = l};
+	rtp_stream_init(&l->out, MEDIA_CLOCK_RATE);
+	rtp_stream_map_pt(&l->out, from->codec_pt, cfg->codec_pt);
+	if (from->te_pt >= 0 && cfg->te_pt >= 0)
+		rtp_stream_map_pt(&l->out, (uint8_t)from->te_pt, (uint8_t)cfg->te_pt);
+	rtcp_rx_init(&l->rx);
+	rtcp_cname_make(l->cname);
+	media_leg_set_remote(l, &cfg->remote, now_us);
+	l->next_rtcp_us = now_us + MEDIA_RTCP_US;
+}
+
+int media_session_new(struct media_engine *eng, const struct media_leg_cfg *a,
+                      const struct media_leg_cfg *b, struct media_session **sessp)
+{
+	struct media_cmd add = {.type = MEDIA_CMD_ADD};
+	struct media_session *s;
+	int64_t now_us = clock_mono_us();
+	int rc;
+
+	if (!leg_cfg_valid(a) || !leg_cfg_valid(b))
+		return EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	s->eng = eng;
+	s->leg[0].pair.rtp_fd = s->leg[0].pair.rtcp_fd = -1;
+	s->leg[1].pair.rtp_fd = s->leg[1].pair.rtcp_fd = -1;
+	rc = media_ports_bind(eng->ports, eng->ip, &s->leg[0].pair);
+	if (!rc) {
+		rc = media_ports_bind(eng->ports, eng->ip, &s->leg[1].pair);
+		if (rc)
+			media_ports_unbind(eng->ports, &s->leg[0].pair);
+	}
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	leg_init(s, 0, a, b, now_us);
+	leg_init(s, 1, b, a, now_us);
+	s->w = &eng->workers[atomic_fetch_add(&eng->next_worker, 1) % eng->nworkers];
+	add.sess = s;
+	media_worker_call(s->w, &add);
+	if (add.result) {
+		media_ports_unbind(eng->ports, &s->leg[0].pair);
+		media_ports_unbind(eng->ports, &s->leg[1].pair);
+		free(s);
+		return add.result;
+	}
+	*sessp = s;
+	return 0;
+}
+
+uint16_t media_session_local_port(const struct media_session *sess, unsigned leg)
+{
+	return leg < 2 ? sess->leg[leg].pair.rtp_port : 0;
+}
+
+int media_session_update_remote(struct media_session *sess, unsigned leg,
+                                const struct sockaddr_in *remote)
+{
+	struct media_cmd upd = {.type = MEDIA_CMD_UPDATE, .sess = sess, .leg = leg};
+
+	if (leg > 1)
+		return EINVAL;
+	upd.remote = *remote;
+	media_worker_call(sess->w, &upd);
+	return 0;
+}
+
+void media_session_free(struct media_session *sess)
+{
+	struct media_cmd rm = {.type = MEDIA_CMD_REMOVE, .sess = sess};
+
+	if (!sess)
+		return;
+	media_worker_call(sess->w, &rm);
+	media_ports_unbind(sess->eng->ports, &sess->leg[0].pair);
+	media_ports_unbind(sess->eng->ports, &sess->leg[1].pair);
+	free(sess);
+}
