@@ -277,6 +277,7 @@ static void counters_add(const struct media_counters *c, struct media_stats *st)
 	st->dropped_malformed += atomic_load_explicit(&c->dropped_malformed, memory_order_relaxed);
 	st->dropped_source += atomic_load_explicit(&c->dropped_source, memory_order_relaxed);
 	st->dropped_no_remote += atomic_load_explicit(&c->dropped_no_remote, memory_order_relaxed);
+	st->dropped_send += atomic_load_explicit(&c->dropped_send, memory_order_relaxed);
 	st->rtcp_received += atomic_load_explicit(&c->rtcp_received, memory_order_relaxed);
 	st->rtcp_sent += atomic_load_explicit(&c->rtcp_sent, memory_order_relaxed);
 }

@@ -87,6 +87,7 @@ struct media_stats {
 	uint64_t dropped_malformed; /* not RTP, or a payload type the other leg lacks */
 	uint64_t dropped_source;    /* latching refused the source */
 	uint64_t dropped_no_remote; /* the other leg has no address yet */
+	uint64_t dropped_send;      /* the outgoing socket refused it (buffer full) */
 	uint64_t rtcp_received;     /* parsed for statistics, never relayed */
 	uint64_t rtcp_sent;
 };

@@ -54,6 +54,7 @@ struct media_counters {
 	_Atomic uint64_t dropped_malformed;
 	_Atomic uint64_t dropped_source;
 	_Atomic uint64_t dropped_no_remote;
+	_Atomic uint64_t dropped_send;
 	_Atomic uint64_t rtcp_received;
 	_Atomic uint64_t rtcp_sent;
 };

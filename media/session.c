@@ -185,6 +185,10 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 	}
 	ctr_add(&s->ctr, relayed, (uint64_t)sent);
 	ctr_add(&w->ctr, relayed, (uint64_t)sent);
+	if ((unsigned)sent < k) {
+		ctr_add(&s->ctr, dropped_send, k - (unsigned)sent);
+		ctr_add(&w->ctr, dropped_send, k - (unsigned)sent);
+	}
 	if (malformed || source || no_remote) {
 		ctr_add(&s->ctr, dropped_malformed, malformed);
 		ctr_add(&w->ctr, dropped_malformed, malformed);

@@ -381,6 +381,46 @@ static void test_learn_latches_source(void **state)
 	peer_close(&r.b);
 }
 
+/* Learning refuses sources outside the SDP address's IP and the CIDRs, and
+ * accepts any source inside the CIDRs. */
+static void test_learn_only_allowed_sources(void **state)
+{
+	struct sockaddr_in other = {.sin_family = AF_INET};
+	struct relay r = {0};
+	struct media_leg_cfg ca, cb;
+	uint8_t pkt[1500];
+	int stranger = socket(AF_INET, SOCK_DGRAM, 0);
+
+	(void)state;
+	other.sin_addr.s_addr = htonl(0x7F000002); /* 127.0.0.2, still loopback */
+	assert_int_equal(bind(stranger, (struct sockaddr *)&other, sizeof(other)), 0);
+	peer_open(&r.a);
+	peer_open(&r.b);
+	cfg_init(&ca, &r.a, MEDIA_PCMU, 0, -1);
+	cfg_init(&cb, &r.b, MEDIA_PCMU, 0, -1);
+	/* SDP says 127.0.0.9; the trunk's CIDR 127.0.0.0/31 covers only
+	 * 127.0.0.0-1, where peer a really sends from. */
+	ca.remote.sin_addr.s_addr = htonl(0x7F000009);
+	ca.latch = MEDIA_LATCH_LEARN;
+	ca.n_cidrs = 1;
+	ca.cidrs[0].net.s_addr = htonl(0x7F000000);
+	ca.cidrs[0].prefix = 31;
+	relay_open(&r, &ca, &cb, 2, 50);
+	make_rtp(pkt, 0, false, 1, 1, 0xCCCC0003);
+	memset(pkt + 12, 0x55, 160);
+	send_to(stranger, pkt, 172, media_session_local_port(r.sess, 0));
+	wait_stat(r.sess, offsetof(struct media_stats, dropped_source), 1);
+	assert_int_equal(recv_wait(r.b.rtp, pkt, sizeof(pkt), QUIET_MS), -1);
+	send_audio(&r.a, media_session_local_port(r.sess, 0), 0, 0xAAAA0001, 2);
+	recv_audio(&r.b, 0, 0xAAAA0001, 2, NULL);
+	send_audio(&r.b, media_session_local_port(r.sess, 1), 0, 0xBBBB0002, 2);
+	recv_audio(&r.a, 0, 0xBBBB0002, 2, NULL);
+	relay_close(&r);
+	peer_close(&r.a);
+	peer_close(&r.b);
+	close(stranger);
+}
+
 static void test_free_quarantines_ports(void **state)
 {
 	struct relay r = {0};
@@ -416,6 +456,7 @@ int main(void)
 	    cmocka_unit_test(test_strict_wrong_source),
 	    cmocka_unit_test(test_rtcp_terminated),
 	    cmocka_unit_test(test_learn_latches_source),
+	    cmocka_unit_test(test_learn_only_allowed_sources),
 	    cmocka_unit_test(test_free_quarantines_ports),
 	};
 
