@@ -1,0 +1,281 @@
+/* call: nua's events on the SIP thread: inbound INVITEs checked against the
+ * trunks and handed to core as struct sip_invite, their responses, CANCEL
+ * and BYE, and the refusals (REFER 403) pinbridge gives to everything else. */
+#include "sip/sip_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_extra.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_tag.h>
+
+#include "core/base/log.h"
+
+#define MOD "sip"
+
+static struct sip_call *call_find(struct sip *sip, sip_call_t id)
+{
+	for (struct sip_call *c = sip->calls; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static struct sip_call *call_new(struct sip *sip, nua_handle_t *nh)
+{
+	struct sip_call *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	do
+		c->id = ++sip->next_id;
+	while (c->id == 0 || call_find(sip, c->id));
+	c->nh = nh;
+	c->next = sip->calls;
+	sip->calls = c;
+	nua_handle_bind(nh, c);
+	return c;
+}
+
+/* Unlinks and frees c and drops its handle (nua answers anything still
+ * pending on it). */
+static void call_free(struct sip *sip, struct sip_call *c)
+{
+	for (struct sip_call **p = &sip->calls; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	if (c->silent)
+		su_timer_destroy(c->silent);
+	nua_handle_bind(c->nh, NULL);
+	nua_handle_destroy(c->nh);
+	free(c);
+}
+
+void sip_call_free_all(struct sip *sip)
+{
+	while (sip->calls)
+		call_free(sip, sip->calls);
+}
+
+static void silent_expired(struct sip *sip, su_timer_t *t, struct sip_call *c)
+{
+	(void)t;
+	log_debug(MOD, "dropping silently refused INVITE %u", c->id);
+	call_free(sip, c);
+}
+
+static const char *url_user(const url_t *u)
+{
+	if (!u)
+		return NULL;
+	if (u->url_user)
+		return u->url_user;
+	/* tel:+4930123 keeps the number in the host part. */
+	return u->url_type == url_tel ? u->url_host : NULL;
+}
+
+static void source_ip(nua_t *nua, char *ip, size_t len, const struct sockaddr **sa)
+{
+	msg_t *req = nua_current_request(nua);
+	su_addrinfo_t *ai = req ? msg_addrinfo(req) : NULL;
+
+	*sa = ai ? ai->ai_addr : NULL;
+	ip[0] = '\0';
+	if (!*sa)
+		return;
+	if ((*sa)->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)*sa)->sin_addr, ip,
+		          (socklen_t)len);
+	else if ((*sa)->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)*sa)->sin6_addr, ip,
+		          (socklen_t)len);
+}
+
+static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *s)
+{
+	struct sip_call *c = call_new(sip, nh);
+	const struct sip_trunk_acl *trunk;
+	const struct sockaddr *sa;
+	char ip[INET6_ADDRSTRLEN];
+	char *sdp = NULL;
+	const char *call_id = s->sip_call_id ? s->sip_call_id->i_id : NULL;
+
+	if (!c) {
+		log_err(MOD, "no memory for an INVITE; 500");
+		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	source_ip(nua, ip, sizeof(ip), &sa);
+	trunk = sip_acl_match(sip, sa);
+	if (!trunk) {
+		if (sip_acl_all_silent(sip)) {
+			log_msg(LVL_INFO, MOD, call_id, "INVITE from %s: no trunk; no answer",
+			        ip[0] ? ip : "?");
+			c->silent = su_timer_create(su_root_task(sip->root), SIP_SILENT_HOLD_MS);
+			if (c->silent && su_timer_set(c->silent, silent_expired, c) == 0)
+				return;
+			call_free(sip, c);
+			return;
+		}
+		log_msg(LVL_INFO, MOD, call_id, "INVITE from %s: no trunk; 403", ip[0] ? ip : "?");
+		c->final_sent = true;
+		nua_respond(nh, SIP_403_FORBIDDEN, TAG_END());
+		return;
+	}
+	if (s->sip_payload && s->sip_payload->pl_len &&
+	    (!s->sip_content_type || !s->sip_content_type->c_type ||
+	     strcasecmp(s->sip_content_type->c_type, "application/sdp") == 0)) {
+		sdp = malloc(s->sip_payload->pl_len + 1);
+		if (sdp) {
+			memcpy(sdp, s->sip_payload->pl_data, s->sip_payload->pl_len);
+			sdp[s->sip_payload->pl_len] = '\0';
+		}
+	}
+	struct sip_invite inv = {
+	    .call = c->id,
+	    .call_id = call_id,
+	    .ruri_user = s->sip_request ? url_user(s->sip_request->rq_url) : NULL,
+	    .from_user = s->sip_from ? url_user(s->sip_from->a_url) : NULL,
+	    .pai_user =
+	        sip_p_asserted_identity(s) ? url_user(sip_p_asserted_identity(s)->paid_url) : NULL,
+	    .src_ip = ip,
+	    .trunk = trunk->name,
+	    .sdp = sdp,
+	    .sdp_len = sdp ? s->sip_payload->pl_len : 0,
+	};
+	sip->cb.invite(sip->arg, &inv);
+	free(sdp);
+}
+
+static void ended(struct sip *sip, struct sip_call *c)
+{
+	if (!c || c->ended)
+		return;
+	c->ended = true;
+	if (!c->silent)
+		sip->cb.ended(sip->arg, c->id);
+}
+
+void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip *sip,
+                    nua_handle_t *nh, struct sip_call *call, sip_t const *s, tagi_t tags[])
+{
+	int state = -1;
+
+	(void)status;
+	(void)phrase;
+	switch (event) {
+	case nua_i_invite:
+		if (!call)
+			invite_in(sip, nua, nh, s);
+		return;
+	case nua_i_cancel:
+	case nua_i_bye:
+		ended(sip, call);
+		return;
+	case nua_i_state:
+		tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+		if (call && state == nua_callstate_terminated) {
+			if (!call->final_sent)
+				ended(sip, call);
+			call_free(sip, call);
+		}
+		return;
+	case nua_i_refer:
+		/* nua has already sent a NOTIFY for an out-of-dialog REFER;
+		 * destroying the handle under it crashes nua_shutdown(), so
+		 * the handle goes when that NOTIFY ends (nua_r_notify). */
+		nua_respond(nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	case nua_r_notify:
+		if (status < 200)
+			return;
+		break;
+	case nua_i_options:
+	case nua_i_message:
+	case nua_i_chat:
+	case nua_i_info:
+	case nua_i_update:
+	case nua_i_method:
+	case nua_i_publish:
+	case nua_i_subscribe:
+	case nua_i_notify:
+		break;
+	default:
+		return;
+	}
+	/* Requests outside a call (OPTIONS 200 and MESSAGE 403 from nua itself,
+	 * REFER 403 above) come on a handle of their own nobody else frees. */
+	if (!call && nh)
+		nua_handle_destroy(nh);
+}
+
+void sip_call_respond(struct sip *sip, sip_call_t id, int status, const char *reason)
+{
+	struct sip_call *c = call_find(sip, id);
+
+	if (!c || c->final_sent || c->ended || c->silent) {
+		log_warn(MOD, "response %d to call %u ignored: call gone or answered", status, id);
+		return;
+	}
+	if (status >= 200)
+		c->final_sent = true;
+	/* nua_respond() is a message to the stack that keeps the phrase
+	 * pointer, not a copy: the copy lives in the handle's home. */
+	if (reason)
+		reason = su_strdup(nua_handle_home(c->nh), reason);
+	nua_respond(c->nh, status, reason ? reason : sip_status_phrase(status), TAG_END());
+}
+
+struct respond_job {
+	struct sip *sip;
+	sip_call_t call;
+	int status;
+	char *reason;
+};
+
+static void respond_run(void *arg)
+{
+	struct respond_job *j = arg;
+
+	sip_call_respond(j->sip, j->call, j->status, j->reason);
+	free(j->reason);
+	free(j);
+}
+
+int sip_respond(struct sip *sip, sip_call_t call, int status, const char *reason)
+{
+	struct respond_job *j;
+	int rc;
+
+	if (status < 100 || status > 699)
+		return EINVAL;
+	if (sip_on_thread(sip)) {
+		sip_call_respond(sip, call, status, reason);
+		return 0;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	*j = (struct respond_job){.sip = sip, .call = call, .status = status};
+	if (reason && !(j->reason = strdup(reason))) {
+		free(j);
+		return ENOMEM;
+	}
+	rc = sip_post(sip, respond_run, j);
+	if (rc) {
+		free(j->reason);
+		free(j);
+	}
+	return rc;
+}

@@ -1,0 +1,339 @@
+/* stack: the SIP thread's life: its su_root and nua, the queue other threads
+ * post onto (woken by an eventfd registered in the root), start and stop. */
+#include "sip/sip_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/su_tag.h>
+
+#include "core/base/log.h"
+
+#define MOD "sip"
+
+static _Thread_local const struct sip *on_thread;
+
+bool sip_on_thread(const struct sip *sip)
+{
+	return on_thread == sip;
+}
+
+static void opts_free(struct sip_opts *o)
+{
+	for (size_t i = 0; i < o->nlisten; i++)
+		free((char *)o->listen[i]);
+	free((void *)o->listen);
+	for (size_t i = 0; i < o->ntrunks; i++) {
+		free((char *)o->trunks[i].name);
+		free((void *)o->trunks[i].allow);
+	}
+	free((void *)o->trunks);
+	memset(o, 0, sizeof(*o));
+}
+
+static int opts_copy(struct sip_opts *dst, const struct sip_opts *src)
+{
+	const char **listen = calloc(src->nlisten + 1, sizeof(*listen));
+	struct sip_trunk_acl *trunks = calloc(src->ntrunks + 1, sizeof(*trunks));
+
+	dst->listen = listen;
+	dst->trunks = trunks;
+	if (!listen || !trunks)
+		return ENOMEM;
+	for (; dst->nlisten < src->nlisten; dst->nlisten++) {
+		listen[dst->nlisten] = strdup(src->listen[dst->nlisten]);
+		if (!listen[dst->nlisten])
+			return ENOMEM;
+	}
+	for (; dst->ntrunks < src->ntrunks; dst->ntrunks++) {
+		const struct sip_trunk_acl *s = &src->trunks[dst->ntrunks];
+		struct sip_trunk_acl *d = &trunks[dst->ntrunks];
+		struct sip_cidr *allow = calloc(s->nallow + 1, sizeof(*allow));
+
+		*d = *s;
+		d->allow = allow;
+		d->name = strdup(s->name ? s->name : "");
+		if (!allow || !d->name)
+			return ENOMEM;
+		if (s->nallow)
+			memcpy(allow, s->allow, s->nallow * sizeof(*allow));
+	}
+	return 0;
+}
+
+/* "udp:127.0.0.1:5060" -> "sip:127.0.0.1:5060;transport=udp". */
+static int listen_url(const char *entry, char *url, size_t len)
+{
+	const char *colon = strchr(entry, ':');
+	size_t tlen = colon ? (size_t)(colon - entry) : 0;
+	int n;
+
+	if (!colon ||
+	    !((tlen == 3 && (strncmp(entry, "udp", 3) == 0 || strncmp(entry, "tcp", 3) == 0))))
+		return EINVAL;
+	n = snprintf(url, len, "sip:%s;transport=%.3s", colon + 1, entry);
+	return n < 0 || (size_t)n >= len ? EINVAL : 0;
+}
+
+static void queue_run(struct sip *sip)
+{
+	struct sip_job *job;
+
+	pthread_mutex_lock(&sip->lock);
+	job = sip->qhead;
+	sip->qhead = sip->qtail = NULL;
+	pthread_mutex_unlock(&sip->lock);
+	while (job) {
+		struct sip_job *next = job->next;
+
+		job->fn(job->arg);
+		free(job);
+		job = next;
+	}
+}
+
+static int queue_wakeup(struct sip *sip, su_wait_t *w, void *unused)
+{
+	uint64_t n;
+
+	(void)w;
+	(void)unused;
+	if (read(sip->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn(MOD, "eventfd read: %s", strerror(errno));
+	queue_run(sip);
+	return 0;
+}
+
+/* Appends a job; closed is checked by the caller. Called with lock held. */
+static int queue_push(struct sip *sip, void (*fn)(void *arg), void *arg)
+{
+	struct sip_job *job = malloc(sizeof(*job));
+	uint64_t one = 1;
+
+	if (!job)
+		return ENOMEM;
+	*job = (struct sip_job){.fn = fn, .arg = arg};
+	if (sip->qtail)
+		sip->qtail->next = job;
+	else
+		sip->qhead = job;
+	sip->qtail = job;
+	if (write(sip->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_err(MOD, "eventfd write: %s", strerror(errno));
+	return 0;
+}
+
+int sip_post(struct sip *sip, void (*fn)(void *arg), void *arg)
+{
+	int rc;
+
+	pthread_mutex_lock(&sip->lock);
+	rc = sip->closed ? ESHUTDOWN : queue_push(sip, fn, arg);
+	pthread_mutex_unlock(&sip->lock);
+	return rc;
+}
+
+static void nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
+                      struct sip *sip, nua_handle_t *nh, struct sip_call *call, sip_t const *s,
+                      tagi_t tags[])
+{
+	if (event == nua_r_shutdown) {
+		if (status >= 200) {
+			sip->shut_down = true;
+			su_root_break(sip->root);
+		}
+		return;
+	}
+	sip_call_event(event, status, phrase, nua, sip, nh, call, s, tags);
+}
+
+/* nua binds at most two URLs (NUTAG_URL and NUTAG_SIPS_URL; a repeated
+ * NUTAG_URL replaces the earlier one). A URL without ";transport=" binds
+ * both UDP and TCP, so udp and tcp entries on one ADDR:PORT share a URL. */
+static int listen_urls(const struct sip_opts *o, char urls[2][300])
+{
+	int n = 0;
+
+	for (size_t i = 0; i < o->nlisten; i++) {
+		char url[300];
+		int rc = listen_url(o->listen[i], url, sizeof(url));
+		char *semi = strchr(url, ';');
+		bool merged = false;
+
+		if (rc) {
+			log_err(MOD, "bad listen entry \"%s\"", o->listen[i]);
+			return -rc;
+		}
+		for (int k = 0; k < n && !merged; k++) {
+			size_t hp = (size_t)(semi - url);
+
+			if (strncmp(urls[k], url, hp) == 0 &&
+			    (urls[k][hp] == ';' || !urls[k][hp])) {
+				if (urls[k][hp] && strcmp(urls[k] + hp, semi) != 0)
+					urls[k][hp] = '\0'; /* udp + tcp: both */
+				merged = true;
+			}
+		}
+		if (merged)
+			continue;
+		if (n == 2) {
+			log_err(MOD, "more than two listen addresses; nua binds two");
+			return -ENOTSUP;
+		}
+		snprintf(urls[n++], sizeof(urls[0]), "%s", url);
+	}
+	return n;
+}
+
+static nua_t *nua_make(struct sip *sip, int *rc)
+{
+	char urls[2][300];
+	int n = listen_urls(&sip->opts, urls);
+	nua_t *nua;
+
+	if (n < 0) {
+		*rc = -n;
+		return NULL;
+	}
+	/* SIPTAG_ALLOW replaces nua's list (NUTAG_ALLOW would add to it).
+	 * MESSAGE and REFER are in it only so that they reach the refusals
+	 * (403) rather than nua's 405: nua rejects MESSAGE itself with
+	 * NUTAG_ENABLEMESSAGE(0), and REFER is handed to us by APPL_METHOD. */
+	nua = nua_create(sip->root, nua_event, sip, TAG_IF(n > 0, NUTAG_URL(urls[0])),
+	                 TAG_IF(n > 1, NUTAG_SIPS_URL(urls[1])), NUTAG_MEDIA_ENABLE(0),
+	                 NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0),
+	                 SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK, "
+	                                  "MESSAGE, REFER"),
+	                 NUTAG_APPL_METHOD("REFER"), SIPTAG_USER_AGENT_STR("pinbridge/0.1"),
+	                 TAG_END());
+	*rc = nua ? 0 : EIO;
+	if (!nua)
+		log_err(MOD, "cannot create the SIP stack (listen address in use?)");
+	return nua;
+}
+
+static void start_done(struct sip *sip, int rc)
+{
+	pthread_mutex_lock(&sip->lock);
+	sip->start_rc = rc;
+	sip->started = true;
+	pthread_cond_broadcast(&sip->cond);
+	pthread_mutex_unlock(&sip->lock);
+}
+
+static void *sip_thread(void *p)
+{
+	struct sip *sip = p;
+	int rc = EIO;
+
+	on_thread = sip;
+	su_init();
+	su_home_init(sip->home);
+	sip->root = su_root_create(sip);
+	if (!sip->root)
+		goto out;
+	if (su_wait_create(sip->wait, sip->efd, SU_WAIT_IN) < 0 ||
+	    (sip->wait_index = su_root_register(sip->root, sip->wait, queue_wakeup, NULL, 0)) < 0) {
+		log_err(MOD, "cannot register the queue's eventfd");
+		goto out;
+	}
+	sip->nua = nua_make(sip, &rc);
+	if (!sip->nua)
+		goto out;
+	start_done(sip, 0);
+	su_root_run(sip->root);
+	/* A job accepted before sip_stop() closed the queue still runs. */
+	queue_run(sip);
+	sip_call_free_all(sip);
+	nua_destroy(sip->nua);
+	sip->nua = NULL;
+	rc = 0;
+out:
+	if (rc)
+		start_done(sip, rc);
+	if (sip->root && sip->wait_index > 0)
+		su_root_deregister(sip->root, sip->wait_index);
+	if (sip->root)
+		su_root_destroy(sip->root);
+	sip->root = NULL;
+	su_home_deinit(sip->home);
+	su_deinit();
+	return NULL;
+}
+
+static void stop_job(void *arg)
+{
+	struct sip *sip = arg;
+
+	nua_shutdown(sip->nua);
+}
+
+static void sip_free(struct sip *sip)
+{
+	while (sip->qhead) {
+		struct sip_job *next = sip->qhead->next;
+
+		free(sip->qhead);
+		sip->qhead = next;
+	}
+	opts_free(&sip->opts);
+	if (sip->efd >= 0)
+		close(sip->efd);
+	pthread_cond_destroy(&sip->cond);
+	pthread_mutex_destroy(&sip->lock);
+	free(sip);
+}
+
+int sip_start(struct sip **sipp, const struct sip_opts *o, const struct sip_callbacks *cb,
+              void *arg)
+{
+	struct sip *sip = calloc(1, sizeof(*sip));
+	int rc;
+
+	if (!sip)
+		return ENOMEM;
+	sip->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_mutex_init(&sip->lock, NULL);
+	pthread_cond_init(&sip->cond, NULL);
+	sip->cb = *cb;
+	sip->arg = arg;
+	rc = sip->efd < 0 ? errno : opts_copy(&sip->opts, o);
+	if (rc)
+		goto out;
+	rc = pthread_create(&sip->thread, NULL, sip_thread, sip);
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&sip->lock);
+	while (!sip->started)
+		pthread_cond_wait(&sip->cond, &sip->lock);
+	rc = sip->start_rc;
+	pthread_mutex_unlock(&sip->lock);
+	if (rc) {
+		pthread_join(sip->thread, NULL);
+		goto out;
+	}
+	*sipp = sip;
+	return 0;
+out:
+	sip_free(sip);
+	return rc;
+}
+
+void sip_stop(struct sip *sip)
+{
+	if (!sip)
+		return;
+	pthread_mutex_lock(&sip->lock);
+	sip->closed = true;
+	if (queue_push(sip, stop_job, sip) != 0)
+		log_err(MOD, "cannot queue the shutdown; the thread may not stop");
+	pthread_mutex_unlock(&sip->lock);
+	pthread_join(sip->thread, NULL);
+	sip_free(sip);
+}
