@@ -4,6 +4,7 @@
 #include "sip/sip_int.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,7 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 {
 	int state = -1;
 
+	assert(sip_on_thread(sip));
 	(void)status;
 	(void)phrase;
 	switch (event) {
@@ -222,8 +224,10 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 
 void sip_call_respond(struct sip *sip, sip_call_t id, int status, const char *reason)
 {
-	struct sip_call *c = call_find(sip, id);
+	struct sip_call *c;
 
+	assert(sip_on_thread(sip));
+	c = call_find(sip, id);
 	if (!c || c->final_sent || c->ended || c->silent) {
 		log_warn(MOD, "response %d to call %u ignored: call gone or answered", status, id);
 		return;

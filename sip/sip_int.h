@@ -60,7 +60,6 @@ struct sip {
 	int start_rc;
 
 	/* SIP thread only. */
-	su_home_t home[1];
 	su_root_t *root;
 	nua_t *nua;
 	su_wait_t wait[1];

@@ -2,6 +2,7 @@
  * post onto (woken by an eventfd registered in the root), start and stop. */
 #include "sip/sip_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,7 +235,6 @@ static void *sip_thread(void *p)
 
 	on_thread = sip;
 	su_init();
-	su_home_init(sip->home);
 	sip->root = su_root_create(sip);
 	if (!sip->root)
 		goto out;
@@ -262,7 +262,6 @@ out:
 	if (sip->root)
 		su_root_destroy(sip->root);
 	sip->root = NULL;
-	su_home_deinit(sip->home);
 	su_deinit();
 	return NULL;
 }
@@ -329,6 +328,7 @@ void sip_stop(struct sip *sip)
 {
 	if (!sip)
 		return;
+	assert(!sip_on_thread(sip)); /* it would wait for itself */
 	pthread_mutex_lock(&sip->lock);
 	sip->closed = true;
 	if (queue_push(sip, stop_job, sip) != 0)

@@ -128,7 +128,7 @@ static int sipp_found(void)
 
 /* Starts SIPp as a UAC running tests/sipp/<scenario>.xml once against
  * 127.0.0.1:port; stdin, stdout and stderr go nowhere but the error log. */
-static pid_t sipp_spawn(const char *scenario, int port)
+static pid_t sipp_spawn_on(const char *scenario, int port, const char *transport)
 {
 	char dir[PATH_MAX], file[PATH_MAX + 64], target[32], errlog[64], outlog[64], lport[8];
 	pid_t pid;
@@ -153,12 +153,17 @@ static pid_t sipp_spawn(const char *scenario, int port)
 		dup2(out >= 0 ? out : null, 1);
 		dup2(out >= 0 ? out : null, 2);
 		execlp("sipp", "sipp", target, "-sf", file, "-s", VN, "-i", "127.0.0.1", "-p",
-		       lport, "-t", "u1", "-m", "1", "-timeout", "10s", "-timeout_error",
+		       lport, "-t", transport, "-m", "1", "-timeout", "10s", "-timeout_error",
 		       "-nostdin", "-trace_err", "-error_file", errlog, (char *)NULL);
 		_exit(127);
 	}
 	assert_true(pid > 0);
 	return pid;
+}
+
+static pid_t sipp_spawn(const char *scenario, int port)
+{
+	return sipp_spawn_on(scenario, port, "u1");
 }
 
 /* Waits up to 15 s; returns SIPp's exit status (0: the scenario passed). */
@@ -241,6 +246,16 @@ static void options_get_200(void **state)
 	rig_start(&r, "127.0.0.1", 32, false);
 	assert_int_equal(sipp_run("options_200", r.port), 0);
 	assert_int_equal(r.seen.ninvite, 0);
+	rig_stop(&r);
+}
+
+static void options_over_tcp_get_200(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_start(&r, "127.0.0.1", 32, false);
+	assert_int_equal(sipp_wait(sipp_spawn_on("options_200", r.port, "t1")), 0);
 	rig_stop(&r);
 }
 
@@ -349,6 +364,7 @@ int main(void)
 	    cmocka_unit_test(bad_listen_entry_fails_start),
 	    cmocka_unit_test(post_runs_on_the_sip_thread),
 	    cmocka_unit_test(options_get_200),
+	    cmocka_unit_test(options_over_tcp_get_200),
 	    cmocka_unit_test(message_and_refer_get_403),
 	    cmocka_unit_test(allowed_invite_reaches_core_and_its_404_the_caller),
 	    cmocka_unit_test(respond_from_the_callback_works),
