@@ -68,8 +68,10 @@ def test_same_direct_number_concurrently(server, dealer):
 
 def test_updates_racing_for_one_pin(server, dealer):
     v = dealer.take("demo")[0]
-    ids = [ok(server.create({"transaction_id": txn(), "a": {"vns": [v], "pin_length": 6},
-                             "b": {"numbers": [number()]}}))["greenpin_id"] for _ in range(10)]
+    # Given PINs, not generated ones: a random 6-digit PIN starting with "77"
+    # would rightly block "77" for everybody else.
+    ids = [ok(server.create({"transaction_id": txn(), "a": {"vns": [v], "pin": "10000%d" % i},
+                             "b": {"numbers": [number()]}}))["greenpin_id"] for i in range(10)]
     rs = race(10, lambda i: server.update(ids[i], {"a": {"pin": "77"}}))
     assert sum(r.status == 200 for r in rs) == 1, [r.status for r in rs]
     holders = [g for g in ids if ok(server.get(g))["a"]["pin"] == "77"]
