@@ -28,11 +28,11 @@ struct trunk {
 	char name[64];
 	struct cidr *allow;
 	size_t nallow;
-	bool silent_deny;             /* no answer instead of 403 to other sources */
-	char outbound[CONFIG_STR];    /* SIP URI of the trunk's proxy */
-	char dial_format[16];         /* "e164", "national", "digits" */
-	char latch[8];                /* "strict" or "learn" */
-	char username[CONFIG_STR];    /* digest credentials for the trunk's challenges */
+	bool silent_deny;          /* no answer instead of 403 to other sources */
+	char outbound[CONFIG_STR]; /* SIP URI of the trunk's proxy */
+	char dial_format[16];      /* "e164", "national", "digits" */
+	char latch[8];             /* "strict" or "learn" */
+	char username[CONFIG_STR]; /* digest credentials for the trunk's challenges */
 	char password[CONFIG_STR];
 	char realm[CONFIG_STR];
 	bool do_register;
@@ -51,14 +51,14 @@ struct tenant_webhooks {
 struct tenant {
 	char id[65];
 	char api_key[CONFIG_STR];
-	char api_token[CONFIG_STR];   /* plain, or "" when token_sha256 is set */
-	uint8_t token_sha256[32];     /* always filled: SHA-256 of the token */
-	char country[8];              /* digits, e.g. "91" */
+	char api_token[CONFIG_STR]; /* plain, or "" when token_sha256 is set */
+	uint8_t token_sha256[32];   /* always filled: SHA-256 of the token */
+	char country[8];            /* digits, e.g. "91" */
 	int national_length;
-	char (*countries)[8];         /* allowed country codes of party numbers */
+	char (*countries)[8]; /* allowed country codes of party numbers */
 	size_t ncountries;
-	char timezone[64];            /* "UTC", "+05:30", or an IANA name */
-	struct tz_rules *tz;          /* owned by the snapshot; see config_tz_offset() */
+	char timezone[64];   /* "UTC", "+05:30", or an IANA name */
+	struct tz_rules *tz; /* owned by the snapshot; see config_tz_offset() */
 	char trunk[64];
 	const struct trunk *trunk_ref; /* resolved in the same snapshot */
 	struct vn_range *pool;
@@ -116,8 +116,8 @@ struct config_overrides {
  * validates everything, pools overlapping between tenants included. On error
  * returns EINVAL (or an errno of reading the file) and writes one line naming
  * file, line and setting into err. */
-int config_load(const char *path, const struct config_overrides *ov, struct config **out,
-		char *err, size_t errlen);
+int config_load(const char *path, const struct config_overrides *ov, struct config **out, char *err,
+                size_t errlen);
 
 struct config *config_ref(struct config *c);
 void config_unref(struct config *c);
@@ -142,7 +142,7 @@ void config_pool_vn(const struct tenant *t, uint64_t i, char out[17]);
  * stops and returns fn's non-zero value. Used to refuse a reload that drops a
  * VN live allocations use. */
 int config_removed_vns(const struct config *old, const struct config *new,
-		       int (*fn)(void *arg, const char *vn), void *arg);
+                       int (*fn)(void *arg, const char *vn), void *arg);
 
 /* The embedded default as libconfig text (what `make run` serves). */
 extern const char config_default_text[];

@@ -23,8 +23,8 @@ int events_add_deallocation(struct store_txn *txn, const struct tenant *t,
 
 /* Any event: type is the X-Pinbridge-Event value, url the tenant's URL for
  * it ("" = none configured: nothing is stored), body the JSON payload. */
-int events_add(struct store_txn *txn, const struct tenant *t, const char *type,
-               const char *url, const char *body, size_t len, int64_t now_ms);
+int events_add(struct store_txn *txn, const struct tenant *t, const char *type, const char *url,
+               const char *body, size_t len, int64_t now_ms);
 
 /* --- the worker --- */
 struct events;
@@ -61,16 +61,15 @@ struct events_page {
 
 /* status: "pending", "delivered" or "dead" (NULL: pending); limit 1..500
  * (NULL: 50); cursor as returned. */
-void events_list(struct events *e, const struct tenant *t, const char *status,
-                 const char *limit, const char *cursor, struct events_page *page);
+void events_list(struct events *e, const struct tenant *t, const char *status, const char *limit,
+                 const char *cursor, struct events_page *page);
 void events_page_free(struct events_page *page);
 
 /* Replays a dead event of t by delivery id: pending again, due now, attempts
  * reset, max_age counted from now. Returns an alloc_code: AC_OK (*out is the
  * event now), AC_NOT_FOUND (no such event for t), AC_BAD_PARAM (not dead),
  * AC_INTERNAL. Kicks the worker. */
-int events_retry(struct events *e, const struct tenant *t,
-                 const uint8_t id[STORE_ID_LEN], struct store_event *out, char *msg,
-                 size_t msglen);
+int events_retry(struct events *e, const struct tenant *t, const uint8_t id[STORE_ID_LEN],
+                 struct store_event *out, char *msg, size_t msglen);
 
 #endif

@@ -86,7 +86,7 @@ int store_write(struct store *s, store_step_fn fn, void *arg, size_t nsteps);
  * sync and must only hand the result over (queue, eventfd), never block. */
 typedef void (*store_done_fn)(void *arg, int rc);
 int store_write_async(struct store *s, store_step_fn fn, void *arg, size_t nsteps,
-		      store_done_fn done);
+                      store_done_fn done);
 
 /* --- allocations (any transaction unless it says "write") --- */
 /* The *_each and scan callbacks may query the same transaction, and in a
@@ -109,7 +109,7 @@ int store_alloc_del(struct store_txn *t, const uint8_t id[STORE_ID_LEN]);
 
 /* The active allocation of tenant with this transaction_id: 0 or ENOENT. */
 int store_txnid_get(struct store_txn *t, const char *tenant, const char *txn_id,
-		    uint8_t id_out[STORE_ID_LEN]);
+                    uint8_t id_out[STORE_ID_LEN]);
 
 struct store_pin_hit {
 	char pin[STORE_PIN_MAX + 1];
@@ -124,7 +124,7 @@ int store_pin_get(struct store_txn *t, const char *vn, const char *pin, struct s
 /* A PIN on vn (active or cooling) that pin is a prefix of, or that is a prefix
  * of pin, equal included: 0 and *hit, or ENOENT when pin is free on vn. */
 int store_pin_clash(struct store_txn *t, const char *vn, const char *pin,
-		    struct store_pin_hit *hit);
+                    struct store_pin_hit *hit);
 
 /* Calls fn for every PIN on vn (active and cooling); fn returning non-zero
  * stops the walk and is returned. */
@@ -139,7 +139,7 @@ struct store_num_hit {
 /* Every active allocation side holding number on one of its VNs vn. */
 typedef int (*store_num_fn)(void *arg, const struct store_num_hit *hit);
 int store_num_each(struct store_txn *t, const char *vn, const char *number, store_num_fn fn,
-		   void *arg);
+                   void *arg);
 
 /* 1 when an active allocation has vn on either side, else 0. */
 int store_vn_in_use(struct store_txn *t, const char *vn);
@@ -158,8 +158,8 @@ struct store_pos {
 };
 typedef int (*store_alloc_fn)(void *arg, const struct store_alloc *rec);
 int store_alloc_scan(struct store_txn *t, const char *tenant, int64_t created_from_ms,
-		     int64_t created_to_ms, const struct store_pos *after, store_alloc_fn fn,
-		     void *arg);
+                     int64_t created_to_ms, const struct store_pos *after, store_alloc_fn fn,
+                     void *arg);
 
 /* Active allocations of tenant (kept as a counter in the same transactions). */
 uint64_t store_active_count(struct store_txn *t, const char *tenant);
@@ -177,15 +177,15 @@ struct store_event {
 	uint64_t seq;                      /* set by store_event_add, then the key */
 	uint8_t delivery_id[STORE_ID_LEN]; /* X-Pinbridge-Delivery: stable across retries */
 	char tenant[STORE_TENANT_MAX + 1];
-	char type[STORE_EVENT_TYPE_MAX];   /* "deallocation", "call-completed", ... */
-	char url[STORE_EVENT_URL_MAX];     /* where it goes, fixed when it is written */
-	uint8_t state;                     /* enum store_ev_state */
+	char type[STORE_EVENT_TYPE_MAX]; /* "deallocation", "call-completed", ... */
+	char url[STORE_EVENT_URL_MAX];   /* where it goes, fixed when it is written */
+	uint8_t state;                   /* enum store_ev_state */
 	uint32_t attempts;
-	int64_t created_ms;  /* committed with its cause */
-	int64_t first_ms;    /* start of max_age: created_ms, or when replayed */
-	int64_t due_ms;      /* pending: next attempt; delivered/dead: purge time */
-	int64_t done_ms;     /* delivered/dead: when; 0 while pending */
-	int last_status;     /* HTTP status of the last attempt, 0 = none / transport error */
+	int64_t created_ms; /* committed with its cause */
+	int64_t first_ms;   /* start of max_age: created_ms, or when replayed */
+	int64_t due_ms;     /* pending: next attempt; delivered/dead: purge time */
+	int64_t done_ms;    /* delivered/dead: when; 0 while pending */
+	int last_status;    /* HTTP status of the last attempt, 0 = none / transport error */
 	char last_error[STORE_EVENT_ERR_MAX];
 	uint32_t body_len;
 	char body[STORE_EVENT_BODY_MAX]; /* the JSON payload, not NUL-terminated */
@@ -297,10 +297,10 @@ int store_call_open_each(struct store_txn *t, store_call_fn fn, void *arg);
 int store_call_due_each(struct store_txn *t, int64_t until_ms, store_call_fn fn, void *arg);
 
 struct store_stats {
-	uint64_t map_size;     /* bytes */
-	uint64_t map_used;     /* bytes in use (last page number * page size) */
-	uint64_t batches;      /* committed batches since start */
-	uint64_t jobs;         /* completed jobs since start */
+	uint64_t map_size;      /* bytes */
+	uint64_t map_used;      /* bytes in use (last page number * page size) */
+	uint64_t batches;       /* committed batches since start */
+	uint64_t jobs;          /* completed jobs since start */
 	uint64_t batch_hist[8]; /* jobs per batch: 1, 2, 3-4, 5-8, 9-16, 17-32, 33-64, >64 */
 	uint64_t commit_errors;
 };

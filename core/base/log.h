@@ -10,7 +10,7 @@ enum log_level log_get_level(void);
 
 /* id: call-id or request-id of what is being handled, or NULL. */
 void log_msg(enum log_level lvl, const char *mod, const char *id, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #define log_debug(mod, ...) log_msg(LVL_DEBUG, mod, NULL, __VA_ARGS__)
 #define log_info(mod, ...)  log_msg(LVL_INFO, mod, NULL, __VA_ARGS__)

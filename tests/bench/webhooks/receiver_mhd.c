@@ -259,11 +259,12 @@ int main(int argc, char **argv)
 	recs = calloc(max_recs, sizeof(*recs));
 	if (recs == NULL)
 		return 1;
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
-	                     (uint16_t)port, NULL,
-	                     NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-	                     MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-	                     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	                         MHD_ALLOW_SUSPEND_RESUME,
+	                     (uint16_t)port, NULL, NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+	                     (unsigned int)threads, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED,
+	                     completed, NULL, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "receiver_mhd: cannot listen on port %d\n", port);
 		return 1;
