@@ -142,9 +142,14 @@ const struct sdp_codec *sdp_desc_voice(const struct sdp_desc *d)
 	return NULL;
 }
 
+/* Only among the formats read_codecs() keeps: a PCMU past the first
+ * SDP_CODECS_MAX would make a stream that parses but cannot be answered. */
 static bool has_voice_codec(const sdp_media_t *m)
 {
-	for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
+	size_t n = 0;
+
+	for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm && n < SDP_CODECS_MAX;
+	     rm = rm->rm_next, n++) {
 		enum sdp_codec_kind k = codec_kind(rm);
 
 		if (k == SDP_CODEC_PCMU || k == SDP_CODEC_PCMA)

@@ -258,6 +258,11 @@ static void test_parse_unsupported(void **state)
 	    "m=audio 7000 RTP/AVP 0\r\n",
 	    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 224.2.1.1/127\r\nt=0 0\r\n"
 	    "m=audio 7000 RTP/AVP 0\r\n",
+	    /* PCMU only past the formats kept (found by fuzz_sdp: it parsed, then
+	     * could not be answered) */
+	    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	    "m=audio 7000 RTP/AVP 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 "
+	    "9 9 0\r\n",
 	};
 	char err[256];
 
