@@ -4,6 +4,7 @@
  * order and deleting from it, reopening, and the upgrade of a schema-2
  * directory (no call tables) in place. */
 #include "store/store.h"
+#include "tmpstore.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -23,29 +24,19 @@ static struct store *st;
 
 static void open_store(void)
 {
-	struct store_opts o = {.dir = dir};
-
-	assert_int_equal(store_open(&st, &o), 0);
+	tmpstore_open(&st, dir, 0);
 }
 
 static int setup(void **state)
 {
-	strcpy(dir, "/tmp/pb-test-calls-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	tmpstore_mkdir(dir, "calls");
 	open_store();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char p[128];
-
-	store_close(st);
-	snprintf(p, sizeof(p), "%s/data.mdb", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-	unlink(p);
-	assert_int_equal(rmdir(dir), 0);
+	tmpstore_remove(st, dir);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * completed, and a full map fails writes with ENOSPC while the store stays
  * readable and writable once space is freed. */
 #include "store/store.h"
+#include "tmpstore.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,11 +26,8 @@ static struct store *st;
 
 static void open_store(uint64_t map_size)
 {
-	struct store_opts o = {.dir = dir, .map_size = map_size};
-
-	strcpy(dir, "/tmp/pb-test-gc-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(&st, &o), 0);
+	tmpstore_mkdir(dir, "gc");
+	tmpstore_open(&st, dir, map_size);
 }
 
 static int setup(void **state)
@@ -40,14 +38,7 @@ static int setup(void **state)
 
 static void remove_store(void)
 {
-	char p[128];
-
-	store_close(st);
-	snprintf(p, sizeof(p), "%s/data.mdb", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-	unlink(p);
-	assert_int_equal(rmdir(dir), 0);
+	tmpstore_remove(st, dir);
 }
 
 static int teardown(void **state)

@@ -5,6 +5,7 @@
  * with an allocation, refusals, a full map, reopening, and the upgrade of a
  * schema-1 directory. Index tables are also checked raw, with LMDB itself. */
 #include "store/store.h"
+#include "tmpstore.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -24,29 +25,19 @@ static struct store *st;
 
 static void open_store(uint64_t map_size)
 {
-	struct store_opts o = {.dir = dir, .map_size = map_size};
-
-	assert_int_equal(store_open(&st, &o), 0);
+	tmpstore_open(&st, dir, map_size);
 }
 
 static int setup(void **state)
 {
-	strcpy(dir, "/tmp/pb-test-outbox-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	tmpstore_mkdir(dir, "outbox");
 	open_store(0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char p[128];
-
-	store_close(st);
-	snprintf(p, sizeof(p), "%s/data.mdb", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-	unlink(p);
-	assert_int_equal(rmdir(dir), 0);
+	tmpstore_remove(st, dir);
 	return 0;
 }
 

@@ -2,6 +2,7 @@
  * puts, updates, vault transitions and deletes; PIN prefix clashes; scans and
  * their order; counters; and that all of it is still there after reopening. */
 #include "store/store.h"
+#include "tmpstore.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -27,33 +28,21 @@ static struct store *st;
 
 static int setup(void **state)
 {
-	struct store_opts o = {.dir = dir};
-
-	strcpy(dir, "/tmp/pb-test-store-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(&st, &o), 0);
+	tmpstore_mkdir(dir, "store");
+	tmpstore_open(&st, dir, 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char p[128];
-
-	store_close(st);
-	snprintf(p, sizeof(p), "%s/data.mdb", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-	unlink(p);
-	assert_int_equal(rmdir(dir), 0);
+	tmpstore_remove(st, dir);
 	return 0;
 }
 
 static void reopen(void)
 {
-	struct store_opts o = {.dir = dir};
-
 	store_close(st);
-	assert_int_equal(store_open(&st, &o), 0);
+	tmpstore_open(&st, dir, 0);
 }
 
 /* An active allocation: a has NA and PIN pin on VN1, b has NB and no PIN. */
