@@ -27,32 +27,9 @@ CONNS=${BENCH_CONNECTIONS:-64}
 HT=${BENCH_HTTP_THREADS:-16}
 LMDB_SECS=${BENCH_LMDB_SECONDS:-5}
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-
-for tool in wrk curl gcc pkg-config meson ninja python3; do
-	command -v "$tool" >/dev/null || die "$tool is missing (run: make deps)"
-done
-[ -f "$B/build.ninja" ] || meson setup "$B" || die "meson setup $B failed"
-ninja -C "$B" >/dev/null || die "build of $B failed"
-B=$(cd "$B" && pwd)
-[ -x "$B/pinbridge" ] || die "$B/pinbridge was not built"
-
-# Scratch space beside the build, i.e. on the disk ./var would use (not /tmp,
-# which may be tmpfs and would flatter every synced commit).
-work=$(mktemp -d -p "$B" bench-api.XXXXXX) || die "mktemp failed"
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+bench_prepare api wrk curl gcc pkg-config meson ninja python3
 
 echo "== building baselines"
 cflags=(-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror)
@@ -62,19 +39,6 @@ gcc "${cflags[@]}" -o "$work/baseline_mhd" "$here/baseline_mhd.c" \
 # shellcheck disable=SC2046
 gcc "${cflags[@]}" -o "$work/lmdb_commit" "$here/lmdb_commit.c" \
 	$(pkg-config --cflags --libs lmdb) || die "cannot build lmdb_commit"
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_http() { # wait_http URL: up to 10 s
-	local i
-	for i in $(seq 1 100); do
-		curl -s -o /dev/null "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 stop_pid() {
 	kill "$1" 2>/dev/null

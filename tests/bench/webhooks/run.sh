@@ -27,51 +27,15 @@ CONC=${BENCH_WEBHOOK_CONCURRENCY:-8}
 RXT=${BENCH_RX_THREADS:-8}
 DRAIN=${BENCH_DRAIN_TIMEOUT:-120}
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-
-for tool in curl gcc pkg-config meson ninja python3; do
-	command -v "$tool" >/dev/null || die "$tool is missing (run: make deps)"
-done
-[ -f "$B/build.ninja" ] || meson setup "$B" || die "meson setup $B failed"
-ninja -C "$B" >/dev/null || die "build of $B failed"
-B=$(cd "$B" && pwd)
-[ -x "$B/pinbridge" ] || die "$B/pinbridge was not built"
-
-# Scratch space beside the build, i.e. on the disk ./var would use (not /tmp,
-# which may be tmpfs and would flatter every synced commit).
-work=$(mktemp -d -p "$B" bench-webhooks.XXXXXX) || die "mktemp failed"
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+bench_prepare webhooks curl gcc pkg-config meson ninja python3
 
 echo "== building the receiver"
 # shellcheck disable=SC2046
 gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$work/receiver_mhd" \
 	"$here/receiver_mhd.c" $(pkg-config --cflags --libs libmicrohttpd) -lpthread ||
 	die "cannot build receiver_mhd"
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_http() { # wait_http URL: up to 10 s
-	local i
-	for i in $(seq 1 100); do
-		curl -s -o /dev/null "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 rport=$(free_port)
 echo "== receiver on 127.0.0.1:$rport, $RXT threads"
