@@ -378,8 +378,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LVL_WARN, "api", NULL, "libmicrohttpd: %s", line);
 }
 
-int api_start(struct api **ap, struct alloc_service *svc, struct events *events, const char *listen,
-              int threads)
+int api_start(struct api **ap, const struct api_services *svcs, const char *listen, int threads)
 {
 	struct sockaddr_storage ss;
 	unsigned flags =
@@ -407,8 +406,9 @@ int api_start(struct api **ap, struct alloc_service *svc, struct events *events,
 		free(a);
 		return err;
 	}
-	a->svc = svc;
-	a->events = events;
+	a->svc = svcs->svc;
+	a->events = svcs->events;
+	a->callflow = svcs->callflow;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->idle, NULL);
 	snprintf(a->listen, sizeof(a->listen), "%s", listen);

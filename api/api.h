@@ -10,12 +10,20 @@
 
 struct api;
 struct events;
+struct callflow;
+
+/* What the API serves: allocations (required), events (/events routes and
+ * their part of /metrics; may be NULL), calls (/calls routes read the
+ * store through svc; callflow adds its part of /metrics; may be NULL). */
+struct api_services {
+	struct alloc_service *svc;
+	struct events *events;
+	struct callflow *callflow;
+};
 
 /* Listens on listen ("ADDR:PORT") with a pool of threads; tenants and auth
- * come from config_current() per request. events (may be NULL) serves the
- * /events routes and its part of /metrics. 0 or an errno value. */
-int api_start(struct api **ap, struct alloc_service *svc, struct events *events, const char *listen,
-              int threads);
+ * come from config_current() per request. 0 or an errno value. */
+int api_start(struct api **ap, const struct api_services *svcs, const char *listen, int threads);
 void api_stop(struct api *a);
 
 /* Maps a JSON body to req (type checks only; values are core's business).

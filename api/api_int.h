@@ -53,6 +53,7 @@ struct api {
 	struct MHD_Daemon *daemon;
 	struct alloc_service *svc;
 	struct events *events; /* the webhook outbox; NULL = no events routes */
+	struct callflow *callflow; /* calls' part of /metrics; may be NULL */
 	struct api_metrics *metrics;
 	char listen[CONFIG_STR];
 	pthread_mutex_t mu;  /* guards inflight and every request's await state */

@@ -32,6 +32,11 @@ void alloc_service_free(struct alloc_service *s)
 	free(s);
 }
 
+struct store *alloc_service_store(struct alloc_service *s)
+{
+	return s->st;
+}
+
 void alloc_service_set_events(struct alloc_service *s, struct events *e)
 {
 	s->events = e;

@@ -85,6 +85,8 @@ struct alloc_service; /* owns nothing but references: store and config */
 
 int alloc_service_new(struct alloc_service **sp, struct store *st);
 void alloc_service_free(struct alloc_service *s);
+/* The store the service writes to (for core's other services). */
+struct store *alloc_service_store(struct alloc_service *s);
 /* Deallocations write webhook events; this worker hears of them at once. */
 struct events;
 void alloc_service_set_events(struct alloc_service *s, struct events *e);

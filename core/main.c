@@ -186,7 +186,8 @@ static int serve(const struct options *o, struct config *cfg)
 		rc = sweeper_start(&sw, svc);
 	}
 	if (rc == 0)
-		rc = api_start(&api, svc, ev, cfg->http_listen, cfg->http_threads);
+		rc = api_start(&api, &(struct api_services){.svc = svc, .events = ev},
+		               cfg->http_listen, cfg->http_threads);
 	if (rc != 0) {
 		log_err("main", "cannot start: %s", strerror(rc));
 		goto out;

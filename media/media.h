@@ -113,6 +113,18 @@ uint16_t media_session_local_port(const struct media_session *sess, unsigned leg
 int media_session_update_remote(struct media_session *sess, unsigned leg,
                                 const struct sockaddr_in *remote);
 void media_session_get_stats(const struct media_session *sess, struct media_stats *st);
+/* Replace a leg's whole description (the callee's answer fixes its codec,
+ * payload types and address): both outgoing streams' payload-type maps
+ * follow, the leg re-latches. Acknowledged. 0 or EINVAL. Owner thread only. */
+int media_session_set_leg(struct media_session *sess, unsigned leg,
+                          const struct media_leg_cfg *cfg);
+/* Ringback towards leg (the caller while the callee rings): generated
+ * 400 Hz ring-ring cadence in the leg's codec, paced by the worker's tick,
+ * as part of the leg's one continuous stream (marker bit on each switch).
+ * While the other leg's packets arrive (early media) they are relayed
+ * instead and the tone pauses; it resumes 200 ms after they stop. Off when
+ * on is false. Acknowledged. Owner thread only. */
+int media_session_ringback(struct media_session *sess, unsigned leg, bool on);
 /* Take the session off its worker (acknowledged, so no packet is handled
  * after this returns), close its sockets and quarantine its ports. */
 void media_session_free(struct media_session *sess);

@@ -26,12 +26,23 @@ struct sip_trunk_acl {
 	const struct sip_cidr *allow;
 	size_t nallow;
 	bool silent_deny; /* refused sources get no final response */
+	/* Outbound side (may all be NULL/false): the trunk's proxy URI
+	 * ("sip:host:port[;transport=tcp]"), digest credentials answered only
+	 * for challenges of realm (NULL realm: the proxy's host), and REGISTER
+	 * of username@proxy-host with refresh before expiry. */
+	const char *outbound;
+	const char *username, *password, *realm;
+	bool do_register;
+	unsigned register_expires; /* seconds; 0 = 3600 */
 };
 
 struct sip_opts {
 	/* "udp:ADDR:PORT" or "tcp:ADDR:PORT"; IPv6 as "udp:[::1]:5060". */
 	const char *const *listen;
 	size_t nlisten;
+	/* Host (and :port) pinbridge puts in From/Contact of outbound legs;
+	 * NULL or "": the first listen address. */
+	const char *advertise;
 	const struct sip_trunk_acl *trunks;
 	size_t ntrunks;
 };
@@ -53,11 +64,32 @@ struct sip_invite {
 	size_t sdp_len;
 };
 
+/* What happened on an outbound leg (sip_dial). */
+enum sip_leg_kind {
+	SIP_LEG_PROGRESS = 0, /* 18x; sdp set when it carried an answer (early media) */
+	SIP_LEG_ANSWERED,     /* 2xx, ACKed by the stack; sdp = the callee's answer */
+	SIP_LEG_FAILED,       /* final >= 300 (status), or no response at all (408) */
+	SIP_LEG_ENDED,        /* the callee sent BYE after answering */
+};
+
+struct sip_leg_event {
+	sip_call_t leg;
+	enum sip_leg_kind kind;
+	int status;
+	const char *sdp; /* NUL-terminated, or NULL */
+	size_t sdp_len;
+};
+
 struct sip_callbacks {
-	/* Answer later with sip_respond(); until then the caller hears 100. */
+	/* Answer later with sip_respond()/sip_answer(); until then the caller
+	 * hears 100. */
 	void (*invite)(void *arg, const struct sip_invite *inv);
-	/* The caller ended the call (CANCEL or BYE); the handle is gone after. */
+	/* The caller ended the call (CANCEL or BYE); the handle is gone after.
+	 * A call pinbridge hung up itself (sip_hangup) is not reported. */
 	void (*ended)(void *arg, sip_call_t call);
+	/* An outbound leg's progress. After FAILED and ENDED the handle is gone.
+	 * A leg ended by sip_hangup() reports nothing more. May be NULL. */
+	void (*leg)(void *arg, const struct sip_leg_event *ev);
 };
 
 /* Binds every listen entry and starts the SIP thread. Returns 0 or an errno
@@ -78,5 +110,41 @@ int sip_post(struct sip *sip, void (*fn)(void *arg), void *arg);
  * with a log line. From another thread the response is queued; the return
  * value then says only whether it was queued. */
 int sip_respond(struct sip *sip, sip_call_t call, int status, const char *reason);
+
+/* Sends a response carrying pinbridge's SDP (183 early media, 200 answer)
+ * to an inbound INVITE. SIP thread only. 0, ENOENT for a gone call. */
+int sip_answer(struct sip *sip, sip_call_t call, int status, const char *sdp);
+
+/* An outbound INVITE through a trunk. Every header is pinbridge's own:
+ *   Request-URI  sip:<to_user>@<host:port of proxy>[;transport=...]
+ *   From         <sip:<from_user>@<advertise>>;tag=...
+ *   P-Asserted-Identity  <sip:<from_user>@<advertise>>
+ *   To           <sip:<to_user>@<host:port of proxy>>
+ * with a fresh Call-ID, pinbridge's Contact, Via and User-Agent, and sdp
+ * as the offer. A 401/407 is answered once with username/password when
+ * the challenge's realm is realm (NULL realm: any); otherwise it is the
+ * leg's final failure. SIP thread only. 0 and *leg, EINVAL, ENOMEM. */
+struct sip_dial {
+	const char *proxy;     /* the trunk's outbound URI, "sip:host:port..." */
+	const char *to_user;   /* the callee in the trunk's dial format */
+	const char *from_user; /* the presented VN */
+	const char *sdp;       /* pinbridge's offer */
+	const char *username, *password, *realm; /* may be NULL */
+	const char *log_id;    /* the call_sid, for log lines */
+};
+int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg);
+
+/* Ends a call or leg in whatever state it is: CANCEL a pending outbound
+ * leg (a 200 that crosses it is ACKed and BYEd by sip/), BYE an answered
+ * one, reject an unanswered inbound INVITE with status (480 if 0), BYE an
+ * answered inbound one. Nothing more is reported for it. SIP thread only.
+ * Unknown handles are ignored. */
+void sip_hangup(struct sip *sip, sip_call_t call, int status);
+
+/* Counters for /metrics (any thread). */
+struct sip_stats {
+	uint64_t invites_in, acl_refused, legs_out, auth_answered, register_ok, register_failed;
+};
+void sip_get_stats(struct sip *sip, struct sip_stats *st);
 
 #endif
