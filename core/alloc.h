@@ -185,5 +185,10 @@ int alloc_id_parse(const char *s, uint8_t id[STORE_ID_LEN]); /* 0 or EINVAL */
 
 /* "YYYY-MM-DD HH:MM:SS" in the tenant's timezone. */
 void alloc_time_format(const struct tenant *t, int64_t ms, char out[32]);
+/* A list filter's date: "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS" or
+ * "YYYY-MM-DDTHH:MM:SS", in t's timezone unless it ends in "Z" or
+ * "+HH:MM"/"-HH:MM". A bare date means its first millisecond, or its last
+ * with end_of_day. 0 and *ms (Unix ms), or EINVAL. */
+int alloc_time_parse(const struct tenant *t, const char *s, bool end_of_day, int64_t *ms);
 
 #endif

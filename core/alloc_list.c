@@ -56,48 +56,6 @@ static int list_hit(void *arg, const struct store_alloc *rec)
 	return 0;
 }
 
-/* "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS", in the
- * tenant's timezone unless it ends in "Z" or "+HH:MM"/"-HH:MM". */
-static int parse_date(const struct tenant *t, const char *s, bool end_of_day, int64_t *ms)
-{
-	struct tm tm = {0};
-	const char *p = strptime(s, "%Y-%m-%d", &tm);
-	int64_t secs;
-	int off = 0, hh, mm;
-	bool has_time = false, has_zone = false;
-
-	if (!p)
-		return EINVAL;
-	if (*p == ' ' || *p == 'T') {
-		p = strptime(p + 1, "%H:%M:%S", &tm);
-		if (!p)
-			return EINVAL;
-		has_time = true;
-	}
-	if (*p == 'Z') {
-		off = 0;
-		has_zone = true;
-		p++;
-	} else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2 &&
-	           strlen(p) == 6) {
-		off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
-		has_zone = true;
-		p += 6;
-	}
-	if (*p != '\0')
-		return EINVAL;
-	if (!has_time && end_of_day) {
-		tm.tm_hour = 23;
-		tm.tm_min = 59;
-		tm.tm_sec = 59;
-	}
-	secs = (int64_t)timegm(&tm);
-	if (!has_zone)
-		off = config_tz_offset(t, secs);
-	*ms = (secs - off) * 1000 + (!has_time && end_of_day ? 999 : 0);
-	return 0;
-}
-
 static int parse_cursor(const char *s, struct store_pos *pos)
 {
 	unsigned long long created;
@@ -153,11 +111,11 @@ static int list_filters(const struct tenant *t, const struct alloc_filter *f, st
 		                 "created_from, created_to, limit, cursor",
 		                 f->unknown_name);
 	/* 23 */
-	if (f->created_from && parse_date(t, f->created_from, false, from) != 0)
+	if (f->created_from && alloc_time_parse(t, f->created_from, false, from) != 0)
 		return page_fail(page, AC_BAD_RANGE,
 		                 "created_from %s is not a date (YYYY-MM-DD[ HH:MM:SS])",
 		                 f->created_from);
-	if (f->created_to && parse_date(t, f->created_to, true, to) != 0)
+	if (f->created_to && alloc_time_parse(t, f->created_to, true, to) != 0)
 		return page_fail(page, AC_BAD_RANGE,
 		                 "created_to %s is not a date (YYYY-MM-DD[ HH:MM:SS])",
 		                 f->created_to);

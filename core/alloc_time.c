@@ -1,5 +1,5 @@
-/* alloc_time: the text forms clients see: greenpin ids (UUID) and
- * deallocation times in the tenant's timezone. */
+/* alloc_time: the text forms clients see and send: greenpin ids (UUID),
+ * deallocation times in the tenant's timezone, and list filters' dates. */
 #include "core/alloc.h"
 
 #include <errno.h>
@@ -64,4 +64,44 @@ void alloc_time_format(const struct tenant *t, int64_t ms, char out[32])
 	secs += config_tz_offset(t, (int64_t)secs);
 	gmtime_r(&secs, &tm);
 	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int alloc_time_parse(const struct tenant *t, const char *s, bool end_of_day, int64_t *ms)
+{
+	struct tm tm = {0};
+	const char *p = strptime(s, "%Y-%m-%d", &tm);
+	int64_t secs;
+	int off = 0, hh, mm;
+	bool has_time = false, has_zone = false;
+
+	if (!p)
+		return EINVAL;
+	if (*p == ' ' || *p == 'T') {
+		p = strptime(p + 1, "%H:%M:%S", &tm);
+		if (!p)
+			return EINVAL;
+		has_time = true;
+	}
+	if (*p == 'Z') {
+		off = 0;
+		has_zone = true;
+		p++;
+	} else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2 &&
+	           strlen(p) == 6) {
+		off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
+		has_zone = true;
+		p += 6;
+	}
+	if (*p != '\0')
+		return EINVAL;
+	if (!has_time && end_of_day) {
+		tm.tm_hour = 23;
+		tm.tm_min = 59;
+		tm.tm_sec = 59;
+	}
+	secs = (int64_t)timegm(&tm);
+	if (!has_zone)
+		off = config_tz_offset(t, secs);
+	*ms = (secs - off) * 1000 + (!has_time && end_of_day ? 999 : 0);
+	return 0;
 }
