@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "core/alloc.h"
 #include "core/base/log.h"
+#include "core/callflow.h"
 #include "core/config.h"
 #include "core/events.h"
 #include "core/sweeper.h"
@@ -161,6 +162,7 @@ static int serve(const struct options *o, struct config *cfg)
 	struct alloc_service *svc = NULL;
 	struct sweeper *sw = NULL;
 	struct events *ev = NULL;
+	struct callflow *calls = NULL;
 	struct api *api = NULL;
 	sigset_t sigs;
 	int rc, sig;
@@ -185,15 +187,23 @@ static int serve(const struct options *o, struct config *cfg)
 		alloc_service_set_events(svc, ev);
 		rc = sweeper_start(&sw, svc);
 	}
+	if (rc == 0) {
+		rc = callflow_start(&calls, cfg, st, ev);
+		if (rc)
+			log_err("main", "cannot start SIP and media: %s", strerror(rc));
+	}
 	if (rc == 0)
-		rc = api_start(&api, &(struct api_services){.svc = svc, .events = ev},
+		rc = api_start(&api,
+		               &(struct api_services){.svc = svc, .events = ev, .callflow = calls},
 		               cfg->http_listen, cfg->http_threads);
 	if (rc != 0) {
 		log_err("main", "cannot start: %s", strerror(rc));
 		goto out;
 	}
-	log_info("main", "pinbridge ready: HTTP API on http://%s, data in %s, config %s",
-	         cfg->http_listen, cfg->data_dir, cfg->source);
+	log_info("main", "pinbridge ready: HTTP API on http://%s, SIP on %s, RTP %d-%d, data in %s, "
+	         "config %s",
+	         cfg->http_listen, cfg->nsip_listen ? cfg->sip_listen[0] : "-", cfg->port_min,
+	         cfg->port_max, cfg->data_dir, cfg->source);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
@@ -207,6 +217,9 @@ static int serve(const struct options *o, struct config *cfg)
 out:
 	if (api)
 		api_stop(api);
+	/* Calls end with BYE and their records are queued before the store
+	 * closes; the store finishes what is queued. */
+	callflow_stop(calls);
 	sweeper_stop(sw);
 	/* Deliveries in flight finish or stay pending for the next start. */
 	if (ev)

@@ -141,6 +141,14 @@ int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg);
  * Unknown handles are ignored. */
 void sip_hangup(struct sip *sip, sip_call_t call, int status);
 
+/* A one-shot timer on the SIP thread: fn(arg) runs once after ms unless
+ * cancelled first; the timer is gone after it fired or was cancelled.
+ * SIP thread only. NULL on ENOMEM. */
+struct sip_timer;
+struct sip_timer *sip_timer_start(struct sip *sip, unsigned ms, void (*fn)(void *arg), void *arg);
+/* Before it fired only. NULL is allowed. */
+void sip_timer_cancel(struct sip_timer *t);
+
 /* Counters for /metrics (any thread). */
 struct sip_stats {
 	uint64_t invites_in, acl_refused, legs_out, auth_answered, register_ok, register_failed;

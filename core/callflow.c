@@ -1,0 +1,517 @@
+/* callflow: an inbound INVITE through DESIGN §3 steps 1-5 to a hunt, and a
+ * call's end: legs hung up, media freed, the record finished with its
+ * call-completed event. Runs on the SIP thread; the store is written
+ * through store_write_async so the thread never waits on a disk. */
+#include "core/callflow_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/base/clock.h"
+#include "core/base/log.h"
+#include "core/base/rand.h"
+#include "core/calls.h"
+#include "core/events.h"
+#include "core/number.h"
+
+/* --- call records through the store writer -------------------------------- */
+
+struct rec_job {
+	struct store_call rec;
+	struct config *cfg; /* keeps t alive until the write is done */
+	const struct tenant *t;
+	struct events *ev;
+	bool finish;
+	int64_t now_ms;
+	int rc;
+};
+
+static int rec_step(struct store_txn *txn, void *arg, size_t step)
+{
+	struct rec_job *j = arg;
+
+	(void)step;
+	j->rc = j->finish ? calls_finish(txn, j->t, &j->rec, j->now_ms)
+	                  : store_call_put(txn, &j->rec);
+	return j->rc;
+}
+
+static void rec_done(void *arg, int rc)
+{
+	struct rec_job *j = arg;
+
+	if (rc || j->rc)
+		log_msg(LVL_ERR, CF_MOD, j->rec.call_sid, "call record not stored: %s",
+		        strerror(rc ? rc : j->rc));
+	else if (j->finish)
+		events_kick(j->ev);
+	config_unref(j->cfg);
+	free(j);
+}
+
+static void rec_write(struct cf_call *c, bool finish)
+{
+	struct rec_job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (!j) {
+		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "no memory for the call record");
+		return;
+	}
+	j->rec = c->rec;
+	j->cfg = config_ref(c->cfg);
+	j->t = c->t;
+	j->ev = c->cf->ev;
+	j->finish = finish;
+	j->now_ms = clock_now_ms();
+	rc = store_write_async(c->cf->st, rec_step, j, 1, rec_done);
+	if (rc) {
+		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "call record not queued: %s", strerror(rc));
+		config_unref(j->cfg);
+		free(j);
+	}
+}
+
+/* --- the calls of the SIP thread ----------------------------------------- */
+
+uint64_t cf_session_id(void)
+{
+	uint64_t id;
+
+	rand_bytes(&id, sizeof(id));
+	return (id >> 2) + 1; /* o= wants a positive number that fits 63 bits */
+}
+
+static struct cf_call *find_in(struct callflow *cf, sip_call_t in)
+{
+	for (struct cf_call *c = cf->calls; c; c = c->next)
+		if (c->in == in)
+			return c;
+	return NULL;
+}
+
+struct cf_call *cf_find_leg(struct callflow *cf, sip_call_t leg)
+{
+	for (struct cf_call *c = cf->calls; c; c = c->next)
+		if (c->out == leg)
+			return c;
+	return NULL;
+}
+
+static void call_unlink(struct cf_call *c)
+{
+	for (struct cf_call **p = &c->cf->calls; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			return;
+		}
+	}
+}
+
+void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf_outcome out)
+{
+	struct callflow *cf = c->cf;
+
+	sip_timer_cancel(c->ring_timer);
+	sip_timer_cancel(c->hunt_timer);
+	c->ring_timer = c->hunt_timer = NULL;
+	if (c->out)
+		sip_hangup(cf->sip, c->out, 0);
+	if (c->in)
+		sip_hangup(cf->sip, c->in, in_status);
+	media_session_free(c->media);
+	c->rec.call_type = (uint8_t)type;
+	c->rec.ended_ms = clock_now_ms();
+	rec_write(c, true);
+	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "ended: %s, dial status %s",
+	        calls_type_name(type),
+	        calls_dial_status_name(c->rec.dial_status) ? calls_dial_status_name(c->rec.dial_status)
+	                                                   : "null");
+	cf_metrics_outcome(cf, out);
+	atomic_fetch_sub(&cf->m.active, 1);
+	call_unlink(c);
+	config_unref(c->cfg);
+	free(c);
+}
+
+/* --- inbound INVITE -------------------------------------------------------- */
+
+/* The VN of a Request-URI user, by the rules of the tenant whose pool holds
+ * it (each tenant's country may read a national number differently). */
+static const struct tenant *vn_lookup(const struct config *cfg, const char *raw, char vn[17])
+{
+	if (!raw)
+		return NULL;
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		const struct tenant *t = &cfg->tenants[i];
+
+		if (number_normalize(raw, t->country, t->national_length, vn) == 0 &&
+		    config_tenant_has_vn(t, vn))
+			return t;
+	}
+	return NULL;
+}
+
+static void refuse(struct callflow *cf, sip_call_t in, int status, const char *reason,
+                   enum cf_outcome out, const char *id)
+{
+	log_msg(LVL_INFO, CF_MOD, id, "refused: %d %s", status, reason ? reason : "");
+	sip_respond(cf->sip, in, status, reason);
+	cf_metrics_outcome(cf, out);
+}
+
+static int route(struct callflow *cf, const struct config *cfg, const char *caller,
+                 const char *vn, struct route_decision *rd)
+{
+	struct store_txn *txn;
+	int rc = store_read_begin(cf->st, &txn);
+
+	if (rc)
+		return rc;
+	rc = route_decide(txn, cfg, caller, vn, rd);
+	store_read_end(txn);
+	return rc;
+}
+
+static const struct trunk *tenant_trunk(const struct config *cfg, const struct tenant *t)
+{
+	if (t->trunk_ref)
+		return t->trunk_ref;
+	return cfg->ntrunks ? &cfg->trunks[0] : NULL;
+}
+
+/* The caller's offer answered on our leg-0 port: media session, answer SDP. */
+static int media_begin(struct cf_call *c, const char *sdp, size_t len, int *status)
+{
+	struct callflow *cf = c->cf;
+	struct sdp_desc *offer = malloc(sizeof(*offer));
+	struct sdp_desc chosen;
+	struct media_leg_cfg callee = {.codec = MEDIA_PCMU, .codec_pt = 0, .te_pt = 101};
+	char err[128];
+	int rc;
+
+	*status = 488;
+	if (!offer)
+		return ENOMEM;
+	rc = sdp_parse_desc(sdp, len, offer, err, sizeof(err));
+	if (rc) {
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "caller's SDP refused: %s", err);
+		goto out;
+	}
+	if (offer->srtp || offer->ipv6) {
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "caller's SDP refused: %s",
+		        offer->srtp ? "SRTP" : "IPv6 media");
+		rc = ENOTSUP;
+		goto out;
+	}
+	/* Answer first on a placeholder port to learn the codec, then again
+	 * with the real port once the session is bound. */
+	c->local_in = (struct sdp_local){.addr = cf->media_addr, .port = 2,
+	                                  .dir = SDP_DIR_SENDRECV};
+	c->local_in.session_id = cf_session_id();
+	rc = sdp_answer(offer, &c->local_in, &chosen, c->answer_in, sizeof(c->answer_in));
+	if (!rc)
+		rc = cf_leg_cfg(c->trunk, offer, sdp_desc_voice(&chosen), &c->leg_in);
+	if (rc)
+		goto out;
+	{
+		const struct sdp_codec *te = sdp_desc_codec(&chosen, SDP_CODEC_TELEPHONE_EVENT);
+
+		c->leg_in.te_pt = te ? te->pt : -1;
+	}
+	callee.latch = c->leg_in.latch;
+	callee.n_cidrs = c->leg_in.n_cidrs;
+	memcpy(callee.cidrs, c->leg_in.cidrs, sizeof(callee.cidrs));
+	callee.codec = c->leg_in.codec;
+	callee.codec_pt = c->leg_in.codec == MEDIA_PCMU ? 0 : 8;
+	rc = media_session_new(cf->media, &c->leg_in, &callee, &c->media);
+	if (rc) {
+		*status = rc == ENOSPC ? 503 : 500;
+		log_msg(LVL_WARN, CF_MOD, c->rec.call_sid, "no media session: %s", strerror(rc));
+		goto out;
+	}
+	c->local_in.port = media_session_local_port(c->media, 0);
+	rc = sdp_answer(offer, &c->local_in, &chosen, c->answer_in, sizeof(c->answer_in));
+out:
+	free(offer);
+	return rc;
+}
+
+static struct cf_call *call_new(struct callflow *cf, struct config *cfg, const struct tenant *t,
+                                const struct sip_invite *inv)
+{
+	struct cf_call *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->cf = cf;
+	c->cfg = config_ref(cfg);
+	c->t = t;
+	c->trunk = tenant_trunk(cfg, t);
+	c->in = inv->call;
+	c->t0_us = clock_mono_us();
+	calls_new_sid(c->rec.call_sid);
+	snprintf(c->rec.tenant, sizeof(c->rec.tenant), "%s", t->id);
+	c->rec.direction = STORE_CALL_INCOMING;
+	c->rec.state = STORE_CALL_IN_PROGRESS;
+	c->rec.started_ms = clock_now_ms();
+	return c;
+}
+
+static void direct_call(struct callflow *cf, struct config *cfg, const struct sip_invite *inv,
+                        const struct route_decision *rd, const char *caller, const char *vn)
+{
+	struct cf_call *c = call_new(cf, cfg, rd->tenant, inv);
+	int status = 500;
+
+	if (!c) {
+		refuse(cf, inv->call, 500, NULL, CF_OUT_REJECTED, inv->call_id);
+		return;
+	}
+	c->rd = *rd;
+	memcpy(c->rec.greenpin_id, rd->alloc.id, STORE_ID_LEN);
+	c->rec.has_alloc = true;
+	snprintf(c->rec.vn, sizeof(c->rec.vn), "%s", vn);
+	snprintf(c->rec.from, sizeof(c->rec.from), "%s", caller);
+	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "INVITE %s -> %s (Call-ID %s): direct, %u to dial",
+	        caller, vn, inv->call_id ? inv->call_id : "?", rd->ndial);
+	if (!c->trunk || !c->trunk->outbound[0]) {
+		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "tenant %s has no trunk to dial out on",
+		        rd->tenant->id);
+		goto fail;
+	}
+	if (!inv->sdp) {
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "INVITE without SDP: not served yet");
+		status = 488;
+		goto fail;
+	}
+	if (media_begin(c, inv->sdp, inv->sdp_len, &status) != 0)
+		goto fail;
+	c->next = cf->calls;
+	cf->calls = c;
+	atomic_fetch_add(&cf->m.active, 1);
+	rec_write(c, false);
+	sip_answer(cf->sip, c->in, 180, c->answer_in);
+	media_session_ringback(c->media, 0, true);
+	if (cf_hunt_begin(c) != 0)
+		cf_end(c, STORE_CT_INCOMPLETE, 480, CF_OUT_INCOMPLETE);
+	return;
+fail:
+	refuse(cf, inv->call, status, NULL, CF_OUT_REJECTED, c->rec.call_sid);
+	media_session_free(c->media);
+	config_unref(c->cfg);
+	free(c);
+}
+
+static void on_invite(void *arg, const struct sip_invite *inv)
+{
+	struct callflow *cf = arg;
+	struct config *cfg = config_current();
+	const struct tenant *t;
+	struct route_decision *rd = NULL;
+	char vn[17], caller[17];
+	const char *raw_caller = inv->pai_user ? inv->pai_user : inv->from_user;
+	int rc;
+
+	if (cf->stopping) {
+		refuse(cf, inv->call, 503, "shutting down", CF_OUT_REJECTED, inv->call_id);
+		goto out;
+	}
+	t = vn_lookup(cfg, inv->ruri_user, vn);
+	if (!t) {
+		refuse(cf, inv->call, 404, NULL, CF_OUT_NOT_FOUND, inv->call_id);
+		goto out;
+	}
+	if (!raw_caller ||
+	    number_normalize(raw_caller, t->country, t->national_length, caller) != 0)
+		snprintf(caller, sizeof(caller), "%.16s", raw_caller ? raw_caller : "");
+	rd = malloc(sizeof(*rd));
+	rc = rd ? route(cf, cfg, caller, vn, rd) : ENOMEM;
+	if (rc) {
+		log_msg(LVL_ERR, CF_MOD, inv->call_id, "routing failed: %s", strerror(rc));
+		refuse(cf, inv->call, 500, NULL, CF_OUT_REJECTED, inv->call_id);
+		goto out;
+	}
+	switch (rd->kind) {
+	case ROUTE_DIRECT:
+		direct_call(cf, cfg, inv, rd, caller, vn);
+		break;
+	case ROUTE_PIN:
+		/* The PIN IVR arrives with its own issue; until then a call that
+		 * needs a PIN cannot be served. */
+		refuse(cf, inv->call, 480, "PIN entry not available", CF_OUT_UNAVAILABLE,
+		       inv->call_id);
+		break;
+	case ROUTE_NOBODY:
+		refuse(cf, inv->call, 480, rd->reason, CF_OUT_UNAVAILABLE, inv->call_id);
+		break;
+	case ROUTE_NOT_OURS:
+		refuse(cf, inv->call, 404, NULL, CF_OUT_NOT_FOUND, inv->call_id);
+		break;
+	default:
+		refuse(cf, inv->call, rd->sip_status ? rd->sip_status : 403, rd->reason,
+		       CF_OUT_FORBIDDEN, inv->call_id);
+		break;
+	}
+out:
+	free(rd);
+	config_unref(cfg);
+}
+
+static void on_ended(void *arg, sip_call_t in)
+{
+	struct callflow *cf = arg;
+	struct cf_call *c = find_in(cf, in);
+
+	if (!c)
+		return;
+	c->in = 0; /* gone: nothing to hang up */
+	cf_caller_gone(c);
+}
+
+static void on_leg(void *arg, const struct sip_leg_event *ev)
+{
+	cf_leg_event(arg, ev);
+}
+
+/* --- start and stop -------------------------------------------------------- */
+
+/* sip_start() copies what it is given: the arrays below live only until
+ * it returns (sip_opts_free). */
+static void sip_opts_free(struct sip_opts *o)
+{
+	for (size_t i = 0; o->trunks && i < o->ntrunks; i++)
+		free((void *)o->trunks[i].allow);
+	free((void *)o->trunks);
+	free((void *)o->listen);
+}
+
+static int sip_opts_build(struct callflow *cf, struct sip_opts *o)
+{
+	const struct config *cfg = cf->cfg;
+	struct sip_trunk_acl *acl = calloc(cfg->ntrunks + 1, sizeof(*acl));
+	const char **listen = calloc(cfg->nsip_listen + 1, sizeof(*listen));
+
+	*o = (struct sip_opts){.listen = listen, .trunks = acl, .ntrunks = cfg->ntrunks};
+	if (!acl || !listen)
+		return ENOMEM;
+	for (size_t i = 0; i < cfg->nsip_listen; i++)
+		listen[i] = cfg->sip_listen[i];
+	for (size_t i = 0; i < cfg->ntrunks; i++) {
+		const struct trunk *tr = &cfg->trunks[i];
+		struct sip_cidr *allow = calloc(tr->nallow + 1, sizeof(*allow));
+
+		if (!allow)
+			return ENOMEM;
+		for (size_t k = 0; k < tr->nallow; k++) {
+			memcpy(allow[k].addr, tr->allow[k].addr, sizeof(allow[k].addr));
+			allow[k].prefix = tr->allow[k].prefix;
+		}
+		acl[i] = (struct sip_trunk_acl){
+		    .name = tr->name,
+		    .allow = allow,
+		    .nallow = tr->nallow,
+		    .silent_deny = tr->silent_deny,
+		    .outbound = tr->outbound,
+		    .username = tr->username[0] ? tr->username : NULL,
+		    .password = tr->password[0] ? tr->password : NULL,
+		    .realm = tr->realm[0] ? tr->realm : NULL,
+		    .do_register = tr->do_register,
+		};
+	}
+	o->nlisten = cfg->nsip_listen;
+	o->advertise = cfg->sip_advertise[0] ? cfg->sip_advertise : NULL;
+	return 0;
+}
+
+/* DESIGN §1: one media worker per core by default. */
+static unsigned cf_media_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+static int media_begin_engine(struct callflow *cf)
+{
+	const struct config *cfg = cf->cfg;
+	int rc;
+
+	if (inet_pton(AF_INET, cfg->media_ip, &cf->media_ip) != 1) {
+		log_err(CF_MOD, "media.ip \"%s\" is not an IPv4 address", cfg->media_ip);
+		return EINVAL;
+	}
+	snprintf(cf->media_addr, sizeof(cf->media_addr), "%s",
+	         cfg->media_advertise[0] ? cfg->media_advertise : cfg->media_ip);
+	rc = media_ports_new(&cf->ports, (uint16_t)cfg->port_min, (uint16_t)cfg->port_max,
+	                     (unsigned)cfg->port_quarantine_ms);
+	if (!rc)
+		rc = media_engine_start(&cf->media, cf_media_workers(), cf->media_ip, cf->ports);
+	return rc;
+}
+
+int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st, struct events *ev)
+{
+	struct callflow *cf = calloc(1, sizeof(*cf));
+	struct sip_callbacks cb = {.invite = on_invite, .ended = on_ended, .leg = on_leg};
+	struct sip_opts o;
+	unsigned recovered = 0;
+	int rc;
+
+	if (!cf)
+		return ENOMEM;
+	cf->cfg = config_ref(cfg);
+	cf->st = st;
+	cf->ev = ev;
+	rc = calls_recover(st, cfg, clock_now_ms(), &recovered);
+	if (rc)
+		log_err(CF_MOD, "could not finish the calls a crash left: %s", strerror(rc));
+	else if (recovered)
+		events_kick(ev);
+	rc = media_begin_engine(cf);
+	if (!rc) {
+		rc = sip_opts_build(cf, &o);
+		if (!rc)
+			rc = sip_start(&cf->sip, &o, &cb, cf);
+		sip_opts_free(&o);
+	}
+	if (rc) {
+		callflow_stop(cf);
+		return rc;
+	}
+	*cfp = cf;
+	return 0;
+}
+
+static void stop_calls(void *arg)
+{
+	struct callflow *cf = arg;
+
+	cf->stopping = true;
+	while (cf->calls) {
+		struct cf_call *c = cf->calls;
+
+		cf_end(c, c->state == CF_BRIDGED ? STORE_CT_COMPLETED : STORE_CT_INCOMPLETE, 503,
+		       c->state == CF_BRIDGED ? CF_OUT_COMPLETED : CF_OUT_REJECTED);
+	}
+}
+
+void callflow_stop(struct callflow *cf)
+{
+	if (!cf)
+		return;
+	if (cf->sip) {
+		if (sip_post(cf->sip, stop_calls, cf) != 0)
+			log_warn(CF_MOD, "calls in progress could not be ended cleanly");
+		sip_stop(cf->sip);
+	}
+	if (cf->media)
+		media_engine_stop(cf->media);
+	media_ports_free(cf->ports);
+	config_unref(cf->cfg);
+	free(cf);
+}

@@ -1,0 +1,106 @@
+/* callflow_int: core/callflow's private view: the flow service and one
+ * call's state. Every struct cf_call is owned by the SIP thread. */
+#ifndef PB_CORE_CALLFLOW_INT_H
+#define PB_CORE_CALLFLOW_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/callflow.h"
+#include "core/route.h"
+#include "media/media.h"
+#include "sip/sdp.h"
+#include "sip/sip.h"
+
+#define CF_MOD "call"
+
+/* Outcomes counted in /metrics, one label each. */
+enum cf_outcome {
+	CF_OUT_COMPLETED = 0, /* bridged and ended */
+	CF_OUT_CLIENT_HANGUP, /* caller left before an answer */
+	CF_OUT_INCOMPLETE,    /* hunt exhausted: busy, no answer, failed */
+	CF_OUT_NOT_FOUND,     /* 404: VN in no pool */
+	CF_OUT_FORBIDDEN,     /* 403: nothing matches, oneway, ACL */
+	CF_OUT_UNAVAILABLE,   /* 480: nobody to dial, or PIN path not served yet */
+	CF_OUT_REJECTED,      /* 488 bad SDP, 503 no ports or shutting down, 500 */
+	CF_OUT_N
+};
+
+#define CF_SETUP_BUCKETS 10
+
+struct cf_metrics {
+	atomic_int active;
+	_Atomic uint64_t outcomes[CF_OUT_N];
+	_Atomic uint64_t setup_bucket[CF_SETUP_BUCKETS + 1]; /* last: +Inf */
+	_Atomic uint64_t setup_count;
+	_Atomic uint64_t setup_sum_us;
+	_Atomic uint64_t hunt_attempts;
+};
+
+struct cf_call;
+
+struct callflow {
+	struct config *cfg; /* start-up snapshot: listeners, media range */
+	struct store *st;
+	struct events *ev;
+	struct sip *sip;
+	struct media_ports *ports;
+	struct media_engine *media;
+	struct in_addr media_ip;
+	char media_addr[64]; /* what our SDP says: media.advertise or media.ip */
+	struct cf_metrics m;
+	/* SIP thread only. */
+	struct cf_call *calls;
+	bool stopping;
+};
+
+enum cf_state {
+	CF_HUNTING = 0, /* the caller has 180; a callee leg may be ringing */
+	CF_BRIDGED,     /* both answered, media flows */
+	CF_DONE,        /* ended; freed once its legs are hung up */
+};
+
+struct cf_call {
+	struct callflow *cf;
+	struct config *cfg; /* the snapshot the call started with */
+	const struct tenant *t;
+	const struct trunk *trunk;
+	enum cf_state state;
+	sip_call_t in;  /* the caller */
+	sip_call_t out; /* the callee leg ringing or bridged; 0 = none */
+	struct media_session *media;
+	struct route_decision rd;
+	unsigned next_dial;   /* index in rd.dial of the next number to try */
+	bool any_busy;        /* a callee answered 486/600 during the hunt */
+	struct sip_timer *ring_timer, *hunt_timer;
+	int64_t t0_us;        /* INVITE arrival, monotonic */
+	bool setup_counted;
+	struct sdp_local local_in, local_out;
+	char answer_in[SDP_TEXT_MAX]; /* our SDP towards the caller */
+	struct media_leg_cfg leg_in;
+	struct store_call rec;
+	struct cf_call *next;
+};
+
+/* callflow.c */
+uint64_t cf_session_id(void);
+struct cf_call *cf_find_leg(struct callflow *cf, sip_call_t leg);
+/* Ends c: hangs up whatever leg is still up (in_status for an unanswered
+ * caller), finishes the record with type/dial status, frees c. */
+void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf_outcome out);
+
+/* callflow_dial.c: the hunt (SIP thread). */
+int cf_hunt_begin(struct cf_call *c);
+void cf_leg_event(struct callflow *cf, const struct sip_leg_event *ev);
+void cf_caller_gone(struct cf_call *c);
+/* media leg config from a peer's SDP: remote address, the codec chosen,
+ * telephone-event, latch from the trunk. 0 or EINVAL (no IPv4 audio). */
+int cf_leg_cfg(const struct trunk *tr, const struct sdp_desc *d, const struct sdp_codec *voice,
+               struct media_leg_cfg *out);
+
+/* callflow_metrics.c */
+void cf_metrics_outcome(struct callflow *cf, enum cf_outcome o);
+void cf_metrics_setup(struct callflow *cf, int64_t us);
+
+#endif
