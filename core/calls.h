@@ -23,9 +23,11 @@ const char *calls_type_name(enum store_call_type t);
 const char *calls_dial_status_name(enum store_dial_status s);
 
 /* Inside a write step: marks c completed at now_ms (ended_ms when 0,
- * durations from the timestamps, purge_ms from t's calls retention), stores
- * it, and adds its call-completed event to the outbox when t has a URL for
- * it. c is updated in place. 0 or a store errno. */
+ * durations from the timestamps in whole seconds, truncated; purge_ms from
+ * t's calls retention), stores it, and adds its call-completed event to the
+ * outbox when t has a URL for it. The caller sets call_type and dial_status.
+ * t NULL (a tenant no longer configured): the default retention (90 d), no
+ * event. c is updated in place. 0 or a store errno. */
 int calls_finish(struct store_txn *txn, const struct tenant *t, struct store_call *c,
                  int64_t now_ms);
 
@@ -57,16 +59,18 @@ struct calls_filter {
 
 struct calls_page {
 	enum alloc_code code; /* AC_OK, AC_BAD_PARAM (2/5/23 in code_detail), AC_INTERNAL */
-	int code_detail;      /* the reference's numeric code for the error */
+	int code_detail;      /* the reference's code (an enum alloc_code): AC_OK, 0, 2, 5, 23 */
 	char message[200];
 	struct store_call *items; /* malloc'd; calls_page_free() */
 	size_t n;
 	char next_cursor[64]; /* "" = last page */
 };
 
-/* GET /calls: t's records, oldest first, from_date/to_date as the
- * allocation list's created_from/created_to ("YYYY-MM-DD[ HH:MM:SS]" in t's
- * timezone, or ISO 8601), limit 1..500 (default 50). */
+/* GET /calls: t's records (or, with greenpin_id, that allocation's; none
+ * when it is another tenant's), oldest start first, from_date/to_date as
+ * the allocation list's created_from/created_to (alloc_time_parse: a bad
+ * date or from after to is 23), limit 1..500 (default 50) and cursor (a
+ * bad one, or a malformed greenpin_id, is 5), anything else 2. */
 void calls_list(struct store *st, const struct tenant *t, const struct calls_filter *f,
                 struct calls_page *page);
 void calls_page_free(struct calls_page *page);
@@ -75,8 +79,9 @@ void calls_page_free(struct calls_page *page);
 int calls_get(struct store *st, const struct tenant *t, const char *sid, struct store_call *out);
 
 /* One record as the API's data (same fields as the event body, plus
- * "state": "in-progress" or "completed"); transaction_id is read from the
- * store. NULL on ENOMEM. */
+ * "state": "in-progress" or "completed"; call_type is null while in
+ * progress; current_time is now); transaction_id is read from the store.
+ * NULL on ENOMEM. */
 cJSON *calls_record_json(struct store *st, const struct tenant *t, const struct store_call *c);
 
 #endif
