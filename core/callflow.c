@@ -35,8 +35,8 @@ static int rec_step(struct store_txn *txn, void *arg, size_t step)
 	struct rec_job *j = arg;
 
 	(void)step;
-	j->rc = j->finish ? calls_finish(txn, j->t, &j->rec, j->now_ms)
-	                  : store_call_put(txn, &j->rec);
+	j->rc =
+	    j->finish ? calls_finish(txn, j->t, &j->rec, j->now_ms) : store_call_put(txn, &j->rec);
 	return j->rc;
 }
 
@@ -70,7 +70,8 @@ static void rec_write(struct cf_call *c, bool finish)
 	j->now_ms = clock_now_ms();
 	rc = store_write_async(c->cf->st, rec_step, j, 1, rec_done);
 	if (rc) {
-		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "call record not queued: %s", strerror(rc));
+		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "call record not queued: %s",
+		        strerror(rc));
 		config_unref(j->cfg);
 		free(j);
 	}
@@ -127,10 +128,10 @@ void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf
 	c->rec.call_type = (uint8_t)type;
 	c->rec.ended_ms = clock_now_ms();
 	rec_write(c, true);
-	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "ended: %s, dial status %s",
-	        calls_type_name(type),
-	        calls_dial_status_name(c->rec.dial_status) ? calls_dial_status_name(c->rec.dial_status)
-	                                                   : "null");
+	log_msg(
+	    LVL_INFO, CF_MOD, c->rec.call_sid, "ended: %s, dial status %s", calls_type_name(type),
+	    calls_dial_status_name(c->rec.dial_status) ? calls_dial_status_name(c->rec.dial_status)
+	                                               : "null");
 	cf_metrics_outcome(cf, out);
 	atomic_fetch_sub(&cf->m.active, 1);
 	call_unlink(c);
@@ -164,8 +165,8 @@ static void refuse(struct callflow *cf, sip_call_t in, int status, const char *r
 	cf_metrics_outcome(cf, out);
 }
 
-static int route(struct callflow *cf, const struct config *cfg, const char *caller,
-                 const char *vn, struct route_decision *rd)
+static int route(struct callflow *cf, const struct config *cfg, const char *caller, const char *vn,
+                 struct route_decision *rd)
 {
 	struct store_txn *txn;
 	int rc = store_read_begin(cf->st, &txn);
@@ -210,8 +211,8 @@ static int media_begin(struct cf_call *c, const char *sdp, size_t len, int *stat
 	}
 	/* Answer first on a placeholder port to learn the codec, then again
 	 * with the real port once the session is bound. */
-	c->local_in = (struct sdp_local){.addr = cf->media_addr, .port = 2,
-	                                  .dir = SDP_DIR_SENDRECV};
+	c->local_in =
+	    (struct sdp_local){.addr = cf->media_addr, .port = 2, .dir = SDP_DIR_SENDRECV};
 	c->local_in.session_id = cf_session_id();
 	rc = sdp_answer(offer, &c->local_in, &chosen, c->answer_in, sizeof(c->answer_in));
 	if (!rc)
@@ -277,8 +278,9 @@ static void direct_call(struct callflow *cf, struct config *cfg, const struct si
 	c->rec.has_alloc = true;
 	snprintf(c->rec.vn, sizeof(c->rec.vn), "%s", vn);
 	snprintf(c->rec.from, sizeof(c->rec.from), "%s", caller);
-	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "INVITE %s -> %s (Call-ID %s): direct, %u to dial",
-	        caller, vn, inv->call_id ? inv->call_id : "?", rd->ndial);
+	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid,
+	        "INVITE %s -> %s (Call-ID %s): direct, %u to dial", caller, vn,
+	        inv->call_id ? inv->call_id : "?", rd->ndial);
 	if (!c->trunk || !c->trunk->outbound[0]) {
 		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "tenant %s has no trunk to dial out on",
 		        rd->tenant->id);

@@ -13,9 +13,8 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 
-/* The callee's number as the trunk wants it in the Request-URI. */
-static void dial_format(const struct trunk *tr, const struct tenant *t, const char *e164,
-                        char *out, size_t n)
+void cf_dial_format(const struct trunk *tr, const struct tenant *t, const char *e164, char *out,
+                    size_t n)
 {
 	size_t clen = strlen(t->country);
 
@@ -40,7 +39,8 @@ int cf_leg_cfg(const struct trunk *tr, const struct sdp_desc *d, const struct sd
 	out->remote.sin_port = htons(d->port);
 	out->codec = voice->kind == SDP_CODEC_PCMU ? MEDIA_PCMU : MEDIA_PCMA;
 	out->codec_pt = voice->pt;
-	out->latch = tr && strcmp(tr->latch, "strict") == 0 ? MEDIA_LATCH_STRICT : MEDIA_LATCH_LEARN;
+	out->latch =
+	    tr && strcmp(tr->latch, "strict") == 0 ? MEDIA_LATCH_STRICT : MEDIA_LATCH_LEARN;
 	for (size_t i = 0; tr && i < tr->nallow && out->n_cidrs < MEDIA_CIDR_MAX; i++) {
 		const struct cidr *c = &tr->allow[i];
 		static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -100,7 +100,7 @@ static int dial_one(struct cf_call *c, const char *number)
 	rc = sdp_offer(&c->local_out, offer, sizeof(offer));
 	if (rc)
 		return rc;
-	dial_format(tr, c->t, number, to, sizeof(to));
+	cf_dial_format(tr, c->t, number, to, sizeof(to));
 	d = (struct sip_dial){
 	    .proxy = tr->outbound,
 	    .to_user = to,

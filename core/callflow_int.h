@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/callflow.h"
@@ -71,10 +72,10 @@ struct cf_call {
 	sip_call_t out; /* the callee leg ringing or bridged; 0 = none */
 	struct media_session *media;
 	struct route_decision rd;
-	unsigned next_dial;   /* index in rd.dial of the next number to try */
-	bool any_busy;        /* a callee answered 486/600 during the hunt */
+	unsigned next_dial; /* index in rd.dial of the next number to try */
+	bool any_busy;      /* a callee answered 486/600 during the hunt */
 	struct sip_timer *ring_timer, *hunt_timer;
-	int64_t t0_us;        /* INVITE arrival, monotonic */
+	int64_t t0_us; /* INVITE arrival, monotonic */
 	bool setup_counted;
 	struct sdp_local local_in, local_out;
 	char answer_in[SDP_TEXT_MAX]; /* our SDP towards the caller */
@@ -94,6 +95,12 @@ void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf
 int cf_hunt_begin(struct cf_call *c);
 void cf_leg_event(struct callflow *cf, const struct sip_leg_event *ev);
 void cf_caller_gone(struct cf_call *c);
+/* The callee's E.164 number as the trunk's dial_format wants it in the
+ * Request-URI: "e164" as is, "digits" without the "+", "national" with the
+ * tenant's country code replaced by a trunk 0 (numbers of other countries
+ * stay E.164). */
+void cf_dial_format(const struct trunk *tr, const struct tenant *t, const char *e164, char *out,
+                    size_t n);
 /* media leg config from a peer's SDP: remote address, the codec chosen,
  * telephone-event, latch from the trunk. 0 or EINVAL (no IPv4 audio). */
 int cf_leg_cfg(const struct trunk *tr, const struct sdp_desc *d, const struct sdp_codec *voice,

@@ -16,9 +16,9 @@ static const int64_t setup_le_us[CF_SETUP_BUCKETS] = {
 };
 
 static const char *const outcome_name[CF_OUT_N] = {
-    [CF_OUT_COMPLETED] = "completed",     [CF_OUT_CLIENT_HANGUP] = "client-hangup",
-    [CF_OUT_INCOMPLETE] = "incomplete",   [CF_OUT_NOT_FOUND] = "not-found",
-    [CF_OUT_FORBIDDEN] = "forbidden",     [CF_OUT_UNAVAILABLE] = "unavailable",
+    [CF_OUT_COMPLETED] = "completed",   [CF_OUT_CLIENT_HANGUP] = "client-hangup",
+    [CF_OUT_INCOMPLETE] = "incomplete", [CF_OUT_NOT_FOUND] = "not-found",
+    [CF_OUT_FORBIDDEN] = "forbidden",   [CF_OUT_UNAVAILABLE] = "unavailable",
     [CF_OUT_REJECTED] = "rejected",
 };
 
@@ -81,17 +81,19 @@ static void calls_part(struct buf *b, struct callflow *cf)
 {
 	uint64_t cum = 0;
 
-	put(b, "# HELP pinbridge_calls_active Calls routed and not yet ended.\n"
-	       "# TYPE pinbridge_calls_active gauge\npinbridge_calls_active %d\n",
+	put(b,
+	    "# HELP pinbridge_calls_active Calls routed and not yet ended.\n"
+	    "# TYPE pinbridge_calls_active gauge\npinbridge_calls_active %d\n",
 	    LOAD(cf->m.active));
 	put(b, "# HELP pinbridge_calls_total Inbound calls by outcome.\n"
 	       "# TYPE pinbridge_calls_total counter\n");
 	for (int i = 0; i < CF_OUT_N; i++)
 		put(b, "pinbridge_calls_total{outcome=\"%s\"} %llu\n", outcome_name[i],
 		    (unsigned long long)LOAD(cf->m.outcomes[i]));
-	put(b, "# HELP pinbridge_call_hunt_attempts_total Callee INVITEs sent.\n"
-	       "# TYPE pinbridge_call_hunt_attempts_total counter\n"
-	       "pinbridge_call_hunt_attempts_total %llu\n",
+	put(b,
+	    "# HELP pinbridge_call_hunt_attempts_total Callee INVITEs sent.\n"
+	    "# TYPE pinbridge_call_hunt_attempts_total counter\n"
+	    "pinbridge_call_hunt_attempts_total %llu\n",
 	    (unsigned long long)LOAD(cf->m.hunt_attempts));
 	put(b, "# HELP pinbridge_call_setup_seconds From the caller's INVITE to the first "
 	       "callee INVITE.\n# TYPE pinbridge_call_setup_seconds histogram\n");
@@ -117,32 +119,37 @@ static void media_part(struct buf *b, struct callflow *cf)
 		return;
 	media_engine_get_stats(cf->media, &st);
 	media_ports_get_stats(cf->ports, &ps);
-	put(b, "# HELP pinbridge_rtp_packets_relayed_total RTP packets relayed between legs.\n"
-	       "# TYPE pinbridge_rtp_packets_relayed_total counter\n"
-	       "pinbridge_rtp_packets_relayed_total %llu\n",
+	put(b,
+	    "# HELP pinbridge_rtp_packets_relayed_total RTP packets relayed between legs.\n"
+	    "# TYPE pinbridge_rtp_packets_relayed_total counter\n"
+	    "pinbridge_rtp_packets_relayed_total %llu\n",
 	    (unsigned long long)st.relayed);
-	put(b, "# HELP pinbridge_rtp_packets_dropped_total RTP packets dropped, by reason.\n"
-	       "# TYPE pinbridge_rtp_packets_dropped_total counter\n"
-	       "pinbridge_rtp_packets_dropped_total{reason=\"malformed\"} %llu\n"
-	       "pinbridge_rtp_packets_dropped_total{reason=\"source\"} %llu\n"
-	       "pinbridge_rtp_packets_dropped_total{reason=\"no_remote\"} %llu\n"
-	       "pinbridge_rtp_packets_dropped_total{reason=\"send\"} %llu\n",
+	put(b,
+	    "# HELP pinbridge_rtp_packets_dropped_total RTP packets dropped, by reason.\n"
+	    "# TYPE pinbridge_rtp_packets_dropped_total counter\n"
+	    "pinbridge_rtp_packets_dropped_total{reason=\"malformed\"} %llu\n"
+	    "pinbridge_rtp_packets_dropped_total{reason=\"source\"} %llu\n"
+	    "pinbridge_rtp_packets_dropped_total{reason=\"no_remote\"} %llu\n"
+	    "pinbridge_rtp_packets_dropped_total{reason=\"send\"} %llu\n",
 	    (unsigned long long)st.dropped_malformed, (unsigned long long)st.dropped_source,
 	    (unsigned long long)st.dropped_no_remote, (unsigned long long)st.dropped_send);
-	put(b, "# HELP pinbridge_rtcp_packets_total RTCP terminated per leg.\n"
-	       "# TYPE pinbridge_rtcp_packets_total counter\n"
-	       "pinbridge_rtcp_packets_total{dir=\"received\"} %llu\n"
-	       "pinbridge_rtcp_packets_total{dir=\"sent\"} %llu\n",
+	put(b,
+	    "# HELP pinbridge_rtcp_packets_total RTCP terminated per leg.\n"
+	    "# TYPE pinbridge_rtcp_packets_total counter\n"
+	    "pinbridge_rtcp_packets_total{dir=\"received\"} %llu\n"
+	    "pinbridge_rtcp_packets_total{dir=\"sent\"} %llu\n",
 	    (unsigned long long)st.rtcp_received, (unsigned long long)st.rtcp_sent);
-	put(b, "# HELP pinbridge_media_port_pairs RTP/RTCP port pairs by state.\n"
-	       "# TYPE pinbridge_media_port_pairs gauge\n"
-	       "pinbridge_media_port_pairs{state=\"free\"} %u\n"
-	       "pinbridge_media_port_pairs{state=\"quarantined\"} %u\n"
-	       "pinbridge_media_port_pairs{state=\"in_use\"} %u\n",
+	put(b,
+	    "# HELP pinbridge_media_port_pairs RTP/RTCP port pairs by state.\n"
+	    "# TYPE pinbridge_media_port_pairs gauge\n"
+	    "pinbridge_media_port_pairs{state=\"free\"} %u\n"
+	    "pinbridge_media_port_pairs{state=\"quarantined\"} %u\n"
+	    "pinbridge_media_port_pairs{state=\"in_use\"} %u\n",
 	    ps.free, ps.quarantined, ps.pairs - ps.free - ps.quarantined);
-	put(b, "# HELP pinbridge_media_ports_exhausted_total Calls refused for want of ports.\n"
-	       "# TYPE pinbridge_media_ports_exhausted_total counter\n"
-	       "pinbridge_media_ports_exhausted_total %llu\n",
+	put(b,
+	    "# HELP pinbridge_media_ports_exhausted_total Calls refused for want of ports.\n"
+	    "# TYPE pinbridge_media_ports_exhausted_total counter\n"
+	    "pinbridge_media_ports_exhausted_total %llu\n",
 	    (unsigned long long)ps.exhausted);
 }
 
