@@ -14,6 +14,7 @@
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/su_tag.h>
 
@@ -21,7 +22,7 @@
 
 #define MOD "sip"
 
-static struct sip_call *call_find(struct sip *sip, sip_call_t id)
+struct sip_call *sip_call_find(struct sip *sip, sip_call_t id)
 {
 	for (struct sip_call *c = sip->calls; c; c = c->next)
 		if (c->id == id)
@@ -29,7 +30,7 @@ static struct sip_call *call_find(struct sip *sip, sip_call_t id)
 	return NULL;
 }
 
-static struct sip_call *call_new(struct sip *sip, nua_handle_t *nh)
+struct sip_call *sip_call_new(struct sip *sip, nua_handle_t *nh)
 {
 	struct sip_call *c = calloc(1, sizeof(*c));
 
@@ -37,7 +38,7 @@ static struct sip_call *call_new(struct sip *sip, nua_handle_t *nh)
 		return NULL;
 	do
 		c->id = ++sip->next_id;
-	while (c->id == 0 || call_find(sip, c->id));
+	while (c->id == 0 || sip_call_find(sip, c->id));
 	c->nh = nh;
 	c->next = sip->calls;
 	sip->calls = c;
@@ -47,7 +48,7 @@ static struct sip_call *call_new(struct sip *sip, nua_handle_t *nh)
 
 /* Unlinks and frees c and drops its handle (nua answers anything still
  * pending on it). */
-static void call_free(struct sip *sip, struct sip_call *c)
+void sip_call_free(struct sip *sip, struct sip_call *c)
 {
 	for (struct sip_call **p = &sip->calls; *p; p = &(*p)->next) {
 		if (*p == c) {
@@ -59,20 +60,27 @@ static void call_free(struct sip *sip, struct sip_call *c)
 		su_timer_destroy(c->silent);
 	nua_handle_bind(c->nh, NULL);
 	nua_handle_destroy(c->nh);
+	if (c->cred) {
+		/* The password should not outlive the leg in freed memory. */
+		if (c->cred->password)
+			explicit_bzero(c->cred->password, strlen(c->cred->password));
+		free(c->cred);
+	}
+	free(c->log_id);
 	free(c);
 }
 
 void sip_call_free_all(struct sip *sip)
 {
 	while (sip->calls)
-		call_free(sip, sip->calls);
+		sip_call_free(sip, sip->calls);
 }
 
 static void silent_expired(struct sip *sip, su_timer_t *t, struct sip_call *c)
 {
 	(void)t;
 	log_debug(MOD, "dropping silently refused INVITE %u", c->id);
-	call_free(sip, c);
+	sip_call_free(sip, c);
 }
 
 static const char *url_user(const url_t *u)
@@ -104,7 +112,7 @@ static void source_ip(nua_t *nua, char *ip, size_t len, const struct sockaddr **
 
 static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *s)
 {
-	struct sip_call *c = call_new(sip, nh);
+	struct sip_call *c = sip_call_new(sip, nh);
 	const struct sip_trunk_acl *trunk;
 	const struct sockaddr *sa;
 	char ip[INET6_ADDRSTRLEN];
@@ -117,16 +125,18 @@ static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const
 		nua_handle_destroy(nh);
 		return;
 	}
+	atomic_fetch_add_explicit(&sip->stats.invites_in, 1, memory_order_relaxed);
 	source_ip(nua, ip, sizeof(ip), &sa);
 	trunk = sip_acl_match(sip, sa);
 	if (!trunk) {
+		atomic_fetch_add_explicit(&sip->stats.acl_refused, 1, memory_order_relaxed);
 		if (sip_acl_all_silent(sip)) {
 			log_msg(LVL_INFO, MOD, call_id, "INVITE from %s: no trunk; no answer",
 			        ip[0] ? ip : "?");
 			c->silent = su_timer_create(su_root_task(sip->root), SIP_SILENT_HOLD_MS);
 			if (c->silent && su_timer_set(c->silent, silent_expired, c) == 0)
 				return;
-			call_free(sip, c);
+			sip_call_free(sip, c);
 			return;
 		}
 		log_msg(LVL_INFO, MOD, call_id, "INVITE from %s: no trunk; 403", ip[0] ? ip : "?");
@@ -164,7 +174,7 @@ static void ended(struct sip *sip, struct sip_call *c)
 	if (!c || c->ended)
 		return;
 	c->ended = true;
-	if (!c->silent)
+	if (!c->silent && !c->hungup)
 		sip->cb.ended(sip->arg, c->id);
 }
 
@@ -174,8 +184,11 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 	int state = -1;
 
 	assert(sip_on_thread(sip));
-	(void)status;
 	(void)phrase;
+	if (call && call->outbound) {
+		sip_leg_event(sip, event, status, call, s, tags);
+		return;
+	}
 	switch (event) {
 	case nua_i_invite:
 		if (!call)
@@ -190,7 +203,7 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 		if (call && state == nua_callstate_terminated) {
 			if (!call->final_sent)
 				ended(sip, call);
-			call_free(sip, call);
+			sip_call_free(sip, call);
 		}
 		return;
 	case nua_i_refer:
@@ -227,8 +240,8 @@ void sip_call_respond(struct sip *sip, sip_call_t id, int status, const char *re
 	struct sip_call *c;
 
 	assert(sip_on_thread(sip));
-	c = call_find(sip, id);
-	if (!c || c->final_sent || c->ended || c->silent) {
+	c = sip_call_find(sip, id);
+	if (!c || c->outbound || c->final_sent || c->ended || c->silent || c->hungup) {
 		log_warn(MOD, "response %d to call %u ignored: call gone or answered", status, id);
 		return;
 	}
@@ -282,4 +295,51 @@ int sip_respond(struct sip *sip, sip_call_t call, int status, const char *reason
 		free(j);
 	}
 	return rc;
+}
+
+int sip_answer(struct sip *sip, sip_call_t call, int status, const char *sdp)
+{
+	struct sip_call *c;
+	su_home_t *home;
+
+	assert(sip_on_thread(sip));
+	if (status < 101 || status > 299 || !sdp)
+		return EINVAL;
+	c = sip_call_find(sip, call);
+	if (!c || c->outbound || c->final_sent || c->ended || c->silent || c->hungup) {
+		log_warn(MOD, "answer %d to call %u ignored: call gone or answered", status, call);
+		return ENOENT;
+	}
+	/* Like the phrase, the body must outlive this call: nua sends later. */
+	home = nua_handle_home(c->nh);
+	sdp = su_strdup(home, sdp);
+	if (!sdp)
+		return ENOMEM;
+	if (status >= 200)
+		c->final_sent = c->answered = true;
+	nua_respond(c->nh, status, sip_status_phrase(status),
+	            SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+	return 0;
+}
+
+/* An inbound call core gives up on: reject it while it rings, BYE it once
+ * answered. Its end is not reported back (hungup). */
+void sip_call_hangup(struct sip *sip, struct sip_call *c, int status)
+{
+	if (c->hungup || c->ended)
+		return;
+	c->hungup = true;
+	if (c->silent)
+		return; /* the hold timer drops it */
+	if (c->answered) {
+		nua_bye(c->nh, TAG_END());
+		return;
+	}
+	if (c->final_sent)
+		return;
+	if (status < 300 || status > 699)
+		status = 480;
+	c->final_sent = true;
+	nua_respond(c->nh, status, sip_status_phrase(status), TAG_END());
+	(void)sip;
 }

@@ -4,6 +4,7 @@
 #define PB_SIP_SIP_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -26,15 +27,50 @@ struct sip_call;
  * before their handle is dropped. */
 #define SIP_SILENT_HOLD_MS 32000
 
-/* One inbound INVITE. Owned by the SIP thread; freed on nua_i_state
- * terminated or when a silent hold expires. */
+/* An outbound leg's life, as far as core can see it. */
+enum sip_leg_state {
+	SIP_LEG_CALLING = 0, /* INVITE sent, no final response yet */
+	SIP_LEG_UP,          /* 2xx received (and ACKed by nua) */
+	SIP_LEG_DONE,        /* FAILED or ENDED reported: nothing more to say */
+};
+
+/* Digest credentials of an outbound leg, in one allocation. */
+struct sip_cred {
+	char *username, *password, *realm; /* realm NULL: any */
+	bool tried;                        /* answered once already */
+};
+
+/* One inbound INVITE or outbound leg (same id space). Owned by the SIP
+ * thread; freed on nua_i_state terminated, when a silent hold expires, or
+ * at once when a leg fails. */
 struct sip_call {
 	sip_call_t id;
 	nua_handle_t *nh;
 	su_timer_t *silent; /* set while a refused INVITE is held unanswered */
 	bool final_sent;
-	bool ended; /* cb->ended already reported */
+	bool ended;    /* cb->ended (or a leg's FAILED/ENDED) already reported */
+	bool answered; /* inbound: a 2xx went out, so hanging up is a BYE */
+	bool hungup;   /* sip_hangup() ran: report nothing more */
+	bool outbound;
+	enum sip_leg_state leg_state;
+	struct sip_cred *cred; /* outbound only; may be NULL */
+	char *log_id;          /* outbound only: core's call_sid, for logs */
 	struct sip_call *next;
+};
+
+/* A REGISTER binding kept by nua for one trunk. */
+struct sip_reg {
+	const struct sip_trunk_acl *trunk;
+	nua_handle_t *nh;
+	bool challenged; /* the last response was a challenge we answered */
+	bool ok;         /* the registrar accepted the last REGISTER */
+	struct sip_reg *next;
+};
+
+/* Relaxed counters; read by sip_get_stats() from any thread. */
+struct sip_counters {
+	atomic_uint_fast64_t invites_in, acl_refused, legs_out, auth_answered, register_ok,
+	    register_failed;
 };
 
 struct sip_job {
@@ -65,8 +101,12 @@ struct sip {
 	su_wait_t wait[1];
 	int wait_index; /* from su_root_register(); > 0 once registered */
 	struct sip_call *calls;
+	struct sip_reg *regs;
 	sip_call_t next_id;
 	bool shut_down;
+
+	/* Any thread. */
+	struct sip_counters stats;
 };
 
 /* call.c: nua events and the calls (SIP thread). */
@@ -74,6 +114,28 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
                     nua_handle_t *nh, struct sip_call *call, sip_t const *s, tagi_t tags[]);
 void sip_call_respond(struct sip *sip, sip_call_t id, int status, const char *reason);
 void sip_call_free_all(struct sip *sip);
+struct sip_call *sip_call_find(struct sip *sip, sip_call_t id);
+struct sip_call *sip_call_new(struct sip *sip, nua_handle_t *nh);
+void sip_call_free(struct sip *sip, struct sip_call *c);
+void sip_call_hangup(struct sip *sip, struct sip_call *c, int status);
+
+/* leg.c: outbound legs' nua events (SIP thread). */
+void sip_leg_event(struct sip *sip, nua_event_t event, int status, struct sip_call *c,
+                   sip_t const *s, tagi_t tags[]);
+
+/* auth.c: answering a digest challenge with a leg's or trunk's
+ * credentials. 0 when nua_authenticate() went out; EACCES when the
+ * challenge is not ours to answer (other realm, no credentials, tried). */
+int sip_auth_answer(struct sip *sip, nua_handle_t *nh, int status, sip_t const *s,
+                    const char *username, const char *password, const char *realm,
+                    const char *log_id);
+
+/* register.c: REGISTER bindings for the trunks that ask for one. */
+void sip_register_start(struct sip *sip);
+void sip_register_event(struct sip *sip, nua_event_t event, int status, nua_handle_t *nh,
+                        sip_t const *s);
+/* Un-REGISTER needs no call: nua_shutdown() sends it for every binding. */
+void sip_register_free_all(struct sip *sip);
 
 /* acl.c: which trunk, if any, allows this source. */
 const struct sip_trunk_acl *sip_acl_match(const struct sip *sip, const struct sockaddr *sa);

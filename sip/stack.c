@@ -31,11 +31,45 @@ static void opts_free(struct sip_opts *o)
 		free((char *)o->listen[i]);
 	free((void *)o->listen);
 	for (size_t i = 0; i < o->ntrunks; i++) {
-		free((char *)o->trunks[i].name);
-		free((void *)o->trunks[i].allow);
+		const struct sip_trunk_acl *t = &o->trunks[i];
+
+		free((char *)t->name);
+		free((void *)t->allow);
+		free((char *)t->outbound);
+		free((char *)t->username);
+		if (t->password)
+			explicit_bzero((char *)t->password, strlen(t->password));
+		free((char *)t->password);
+		free((char *)t->realm);
 	}
 	free((void *)o->trunks);
+	free((char *)o->advertise);
 	memset(o, 0, sizeof(*o));
+}
+
+/* strdup() that keeps NULL; false only when out of memory. */
+static bool dup_opt(const char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return !src || *dst;
+}
+
+static int trunk_copy(struct sip_trunk_acl *d, const struct sip_trunk_acl *s)
+{
+	struct sip_cidr *allow = calloc(s->nallow + 1, sizeof(*allow));
+	bool ok;
+
+	*d = *s;
+	d->allow = allow;
+	d->outbound = d->username = d->password = d->realm = NULL;
+	d->name = strdup(s->name ? s->name : "");
+	ok = dup_opt(&d->outbound, s->outbound) && dup_opt(&d->username, s->username) &&
+	     dup_opt(&d->password, s->password) && dup_opt(&d->realm, s->realm);
+	if (!allow || !d->name || !ok)
+		return ENOMEM;
+	if (s->nallow)
+		memcpy(allow, s->allow, s->nallow * sizeof(*allow));
+	return 0;
 }
 
 static int opts_copy(struct sip_opts *dst, const struct sip_opts *src)
@@ -52,18 +86,14 @@ static int opts_copy(struct sip_opts *dst, const struct sip_opts *src)
 		if (!listen[dst->nlisten])
 			return ENOMEM;
 	}
-	for (; dst->ntrunks < src->ntrunks; dst->ntrunks++) {
-		const struct sip_trunk_acl *s = &src->trunks[dst->ntrunks];
-		struct sip_trunk_acl *d = &trunks[dst->ntrunks];
-		struct sip_cidr *allow = calloc(s->nallow + 1, sizeof(*allow));
+	if (!dup_opt(&dst->advertise, src->advertise))
+		return ENOMEM;
+	/* ntrunks counts a failed copy too, so opts_free() frees its parts. */
+	while (dst->ntrunks < src->ntrunks) {
+		size_t i = dst->ntrunks++;
 
-		*d = *s;
-		d->allow = allow;
-		d->name = strdup(s->name ? s->name : "");
-		if (!allow || !d->name)
+		if (trunk_copy(&trunks[i], &src->trunks[i]))
 			return ENOMEM;
-		if (s->nallow)
-			memcpy(allow, s->allow, s->nallow * sizeof(*allow));
 	}
 	return 0;
 }
@@ -149,6 +179,10 @@ static void nua_event(nua_event_t event, int status, char const *phrase, nua_t *
 			sip->shut_down = true;
 			su_root_break(sip->root);
 		}
+		return;
+	}
+	if (event == nua_r_register || event == nua_r_unregister) {
+		sip_register_event(sip, event, status, nh, s);
 		return;
 	}
 	sip_call_event(event, status, phrase, nua, sip, nh, call, s, tags);
@@ -247,10 +281,12 @@ static void *sip_thread(void *p)
 	if (!sip->nua)
 		goto out;
 	start_done(sip, 0);
+	sip_register_start(sip);
 	su_root_run(sip->root);
 	/* A job accepted before sip_stop() closed the queue still runs. */
 	queue_run(sip);
 	sip_call_free_all(sip);
+	sip_register_free_all(sip);
 	nua_destroy(sip->nua);
 	sip->nua = NULL;
 	rc = 0;
@@ -336,4 +372,18 @@ void sip_stop(struct sip *sip)
 	pthread_mutex_unlock(&sip->lock);
 	pthread_join(sip->thread, NULL);
 	sip_free(sip);
+}
+
+void sip_get_stats(struct sip *sip, struct sip_stats *st)
+{
+	const struct sip_counters *c = &sip->stats;
+
+	*st = (struct sip_stats){
+	    .invites_in = atomic_load_explicit(&c->invites_in, memory_order_relaxed),
+	    .acl_refused = atomic_load_explicit(&c->acl_refused, memory_order_relaxed),
+	    .legs_out = atomic_load_explicit(&c->legs_out, memory_order_relaxed),
+	    .auth_answered = atomic_load_explicit(&c->auth_answered, memory_order_relaxed),
+	    .register_ok = atomic_load_explicit(&c->register_ok, memory_order_relaxed),
+	    .register_failed = atomic_load_explicit(&c->register_failed, memory_order_relaxed),
+	};
 }
