@@ -1,6 +1,6 @@
 /* engine: the media worker threads. Each runs an epoll loop over its
- * sessions' sockets, a 20 ms timerfd tick (RTCP, later prompts and
- * timeouts) and an eventfd-woken command queue from the owner thread. */
+ * sessions' sockets, a 20 ms timerfd tick (RTCP, ringback, later prompts
+ * and timeouts) and an eventfd-woken command queue from the owner thread. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +86,12 @@ static bool drain_commands(struct media_worker *w)
 		case MEDIA_CMD_UPDATE:
 			media_leg_set_remote(&c->sess->leg[c->leg], &c->remote, now_us);
 			break;
+		case MEDIA_CMD_SET_LEG:
+			media_leg_set_cfg(&c->sess->leg[c->leg], &c->cfg, now_us);
+			break;
+		case MEDIA_CMD_RINGBACK:
+			media_leg_ringback_set(&c->sess->leg[c->leg], c->on);
+			break;
 		case MEDIA_CMD_STOP:
 			stop = true;
 			break;
@@ -105,13 +111,19 @@ static bool drain_commands(struct media_worker *w)
 
 static void tick(struct media_worker *w)
 {
-	uint64_t expirations;
+	uint64_t expirations = 0;
 	int64_t now_us = clock_mono_us();
+	unsigned ticks;
 
 	if (read(w->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_err("media", "tick read: %s", strerror(errno));
+	if (expirations == 0) /* EAGAIN: a spurious wake-up, not a tick */
+		return;
+	/* Generated audio skips what a late worker missed; bounded so that
+	 * a stall of minutes cannot overflow anything. */
+	ticks = expirations > 1000 ? 1000 : (unsigned)expirations;
 	for (struct media_session *s = w->sessions; s; s = s->next)
-		media_session_tick(s, now_us);
+		media_session_tick(s, now_us, ticks);
 }
 
 static void *worker_main(void *arg)
@@ -238,6 +250,7 @@ int media_engine_start(struct media_engine **engp, unsigned nworkers, struct in_
 	}
 	eng->ip = ip;
 	eng->ports = ports;
+	ringback_init();
 	for (i = 0; i < nworkers; i++) {
 		eng->workers[i].epfd = eng->workers[i].evfd = eng->workers[i].tfd = -1;
 		rc = worker_open(eng, &eng->workers[i]);
@@ -280,6 +293,7 @@ static void counters_add(const struct media_counters *c, struct media_stats *st)
 	st->dropped_send += atomic_load_explicit(&c->dropped_send, memory_order_relaxed);
 	st->rtcp_received += atomic_load_explicit(&c->rtcp_received, memory_order_relaxed);
 	st->rtcp_sent += atomic_load_explicit(&c->rtcp_sent, memory_order_relaxed);
+	st->generated += atomic_load_explicit(&c->generated, memory_order_relaxed);
 }
 
 void media_engine_get_stats(struct media_engine *eng, struct media_stats *st)

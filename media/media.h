@@ -90,6 +90,7 @@ struct media_stats {
 	uint64_t dropped_send;      /* the outgoing socket refused it (buffer full) */
 	uint64_t rtcp_received;     /* parsed for statistics, never relayed */
 	uint64_t rtcp_sent;
+	uint64_t generated; /* ringback frames sent */
 };
 
 /* Start nworkers threads (each: epoll, a 20 ms timerfd tick, a command

@@ -48,6 +48,9 @@ static inline void media_put32(uint8_t *p, uint32_t v)
 #define MEDIA_RTCP_US    5000000 /* our report interval per leg */
 #define MEDIA_CLOCK_RATE 8000
 
+/* Counters are bumped by their worker only: relaxed is enough. */
+#define media_ctr_add(c, field, n) atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed)
+
 /* Written by one worker, read by anyone: relaxed atomics, no lock. */
 struct media_counters {
 	_Atomic uint64_t relayed;
@@ -57,9 +60,28 @@ struct media_counters {
 	_Atomic uint64_t dropped_send;
 	_Atomic uint64_t rtcp_received;
 	_Atomic uint64_t rtcp_sent;
+	_Atomic uint64_t generated;
 };
 
 enum media_ep_kind { MEDIA_EP_CMD, MEDIA_EP_TIMER, MEDIA_EP_RTP, MEDIA_EP_RTCP };
+
+/* rtp_stream source ids: a leg's packets are relayed as source idx (0 or
+ * 1); generated audio has its own, so that each switch is marked. */
+#define MEDIA_SRC_RINGBACK 2
+
+/* Ringback generator of one leg (ringback.c). Every resumption after a
+ * pause is a new "burst" with its own synthetic SSRC, so the outgoing
+ * stream sees a switch: marker bit, timestamp jump by the elapsed time. */
+#define MEDIA_RINGBACK_HOLD_US 200000 /* relayed audio pauses the tone this long */
+
+struct media_ringback {
+	bool on;
+	bool sending;   /* a frame went out on the previous tick */
+	uint32_t burst; /* synthetic SSRC of the current burst */
+	uint16_t seq;   /* within the burst */
+	uint32_t ts;
+	unsigned pos; /* frame in the cadence; runs on while paused */
+};
 
 /* What an epoll event's data.ptr points to. */
 struct media_ep {
@@ -84,6 +106,8 @@ struct media_leg {
 	uint32_t sent_packets, sent_octets;
 	bool sent_since_report;
 	int64_t next_rtcp_us;
+	int64_t last_relay_us; /* the other leg's last packet sent here; 0: none */
+	struct media_ringback rb;
 };
 
 struct media_session {
@@ -95,15 +119,24 @@ struct media_session {
 	struct media_session *prev, *next;
 };
 
-enum media_cmd_type { MEDIA_CMD_ADD, MEDIA_CMD_REMOVE, MEDIA_CMD_UPDATE, MEDIA_CMD_STOP };
+enum media_cmd_type {
+	MEDIA_CMD_ADD,
+	MEDIA_CMD_REMOVE,
+	MEDIA_CMD_UPDATE,
+	MEDIA_CMD_SET_LEG,
+	MEDIA_CMD_RINGBACK,
+	MEDIA_CMD_STOP
+};
 
 struct media_cmd {
 	enum media_cmd_type type;
 	struct media_session *sess;
 	unsigned leg;
-	struct sockaddr_in remote;
-	int result; /* 0 or an errno value, set by the worker */
-	bool done;  /* guarded by the worker's lock */
+	struct sockaddr_in remote; /* UPDATE */
+	struct media_leg_cfg cfg;  /* SET_LEG, validated by the caller */
+	bool on;                   /* RINGBACK */
+	int result;                /* 0 or an errno value, set by the worker */
+	bool done;                 /* guarded by the worker's lock */
 	struct media_cmd *next;
 };
 
@@ -144,8 +177,16 @@ void media_worker_call(struct media_worker *w, struct media_cmd *cmd);
 int media_session_attach(struct media_session *s, int epfd);
 void media_session_detach(struct media_session *s, int epfd);
 void media_leg_set_remote(struct media_leg *l, const struct sockaddr_in *remote, int64_t now_us);
+void media_leg_set_cfg(struct media_leg *l, const struct media_leg_cfg *cfg, int64_t now_us);
 void media_leg_rtp_input(struct media_worker *w, struct media_leg *l);
 void media_leg_rtcp_input(struct media_worker *w, struct media_leg *l);
-void media_session_tick(struct media_session *s, int64_t now_us);
+/* ticks: timer expirations since the last call (more than 1 when late). */
+void media_session_tick(struct media_session *s, int64_t now_us, unsigned ticks);
+/* ringback.c: the tone tables, built once (engine start); then, on the
+ * worker thread, the generator's per-tick step for one leg. */
+void ringback_init(void);
+void media_leg_ringback_set(struct media_leg *l, bool on);
+void media_leg_ringback_tick(struct media_leg *l, int64_t now_us, unsigned ticks,
+                             struct media_counters *wc);
 
 #endif

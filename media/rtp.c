@@ -98,6 +98,11 @@ int rtp_stream_map_pt(struct rtp_stream *s, uint8_t in, uint8_t out)
 	return 0;
 }
 
+void rtp_stream_map_clear(struct rtp_stream *s)
+{
+	s->n_map = 0;
+}
+
 int rtp_stream_pt(const struct rtp_stream *s, uint8_t in)
 {
 	for (unsigned i = 0; i < s->n_map; i++)

@@ -85,6 +85,10 @@ void rtp_stream_init(struct rtp_stream *s, uint32_t clock_rate);
  * of in). EINVAL for a type > 127, ENOSPC when the table is full. */
 int rtp_stream_map_pt(struct rtp_stream *s, uint8_t in, uint8_t out);
 
+/* Forget every mapping (a leg's codecs changed); sequence, timestamp and
+ * SSRC are kept, so the leg still sees one continuous stream. */
+void rtp_stream_map_clear(struct rtp_stream *s);
+
 /* The output payload type for in, or -1 when this leg has none (drop). */
 int rtp_stream_pt(const struct rtp_stream *s, uint8_t in);
 

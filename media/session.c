@@ -13,8 +13,6 @@
 #include "media/g711.h"
 #include "media/media_int.h"
 
-#define ctr_add(c, field, n) atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed)
-
 static bool addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
 {
 	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
@@ -77,18 +75,18 @@ static void rtcp_input_one(struct media_leg *l, const uint8_t *buf, size_t len,
 	struct rtcp_info info;
 
 	if (!l->have_remote || src->sin_addr.s_addr != l->peer.sin_addr.s_addr) {
-		ctr_add(&l->sess->ctr, dropped_source, 1);
-		ctr_add(wc, dropped_source, 1);
+		media_ctr_add(&l->sess->ctr, dropped_source, 1);
+		media_ctr_add(wc, dropped_source, 1);
 		return;
 	}
 	if (rtcp_parse(buf, len, &info) != 0) {
-		ctr_add(&l->sess->ctr, dropped_malformed, 1);
-		ctr_add(wc, dropped_malformed, 1);
+		media_ctr_add(&l->sess->ctr, dropped_malformed, 1);
+		media_ctr_add(wc, dropped_malformed, 1);
 		return;
 	}
 	rtcp_rx_sender_report(&l->rx, &info, (uint64_t)now_us);
-	ctr_add(&l->sess->ctr, rtcp_received, 1);
-	ctr_add(wc, rtcp_received, 1);
+	media_ctr_add(&l->sess->ctr, rtcp_received, 1);
+	media_ctr_add(wc, rtcp_received, 1);
 }
 
 static int recv_batch(struct media_batch *b, int fd)
@@ -170,6 +168,7 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 			malformed++;
 			continue;
 		}
+		y->last_relay_us = now_us; /* pauses y's ringback */
 		b->tx_iov[k].iov_base = buf;
 		b->tx_iov[k].iov_len = out_len;
 		b->tx[k].msg_hdr.msg_name = &y->peer;
@@ -183,19 +182,19 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 		if (sent < 0)
 			sent = 0;
 	}
-	ctr_add(&s->ctr, relayed, (uint64_t)sent);
-	ctr_add(&w->ctr, relayed, (uint64_t)sent);
+	media_ctr_add(&s->ctr, relayed, (uint64_t)sent);
+	media_ctr_add(&w->ctr, relayed, (uint64_t)sent);
 	if ((unsigned)sent < k) {
-		ctr_add(&s->ctr, dropped_send, k - (unsigned)sent);
-		ctr_add(&w->ctr, dropped_send, k - (unsigned)sent);
+		media_ctr_add(&s->ctr, dropped_send, k - (unsigned)sent);
+		media_ctr_add(&w->ctr, dropped_send, k - (unsigned)sent);
 	}
 	if (malformed || source || no_remote) {
-		ctr_add(&s->ctr, dropped_malformed, malformed);
-		ctr_add(&w->ctr, dropped_malformed, malformed);
-		ctr_add(&s->ctr, dropped_source, source);
-		ctr_add(&w->ctr, dropped_source, source);
-		ctr_add(&s->ctr, dropped_no_remote, no_remote);
-		ctr_add(&w->ctr, dropped_no_remote, no_remote);
+		media_ctr_add(&s->ctr, dropped_malformed, malformed);
+		media_ctr_add(&w->ctr, dropped_malformed, malformed);
+		media_ctr_add(&s->ctr, dropped_source, source);
+		media_ctr_add(&w->ctr, dropped_source, source);
+		media_ctr_add(&s->ctr, dropped_no_remote, no_remote);
+		media_ctr_add(&w->ctr, dropped_no_remote, no_remote);
 	}
 }
 
@@ -227,16 +226,17 @@ static void leg_report(struct media_leg *l, int64_t now_us, struct media_counter
 	to.sin_port = htons((uint16_t)(ntohs(l->peer.sin_port) + 1));
 	if (sendto(l->pair.rtcp_fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) >=
 	    0) {
-		ctr_add(&l->sess->ctr, rtcp_sent, 1);
-		ctr_add(wc, rtcp_sent, 1);
+		media_ctr_add(&l->sess->ctr, rtcp_sent, 1);
+		media_ctr_add(wc, rtcp_sent, 1);
 	}
 }
 
-void media_session_tick(struct media_session *s, int64_t now_us)
+void media_session_tick(struct media_session *s, int64_t now_us, unsigned ticks)
 {
 	for (unsigned i = 0; i < 2; i++) {
 		struct media_leg *l = &s->leg[i];
 
+		media_leg_ringback_tick(l, now_us, ticks, &s->w->ctr);
 		if (!l->have_remote || now_us < l->next_rtcp_us)
 			continue;
 		leg_report(l, now_us, &s->w->ctr);
@@ -280,7 +280,36 @@ static bool leg_cfg_valid(const struct media_leg_cfg *c)
 	       (c->codec == MEDIA_PCMU || c->codec == MEDIA_PCMA) && c->n_cidrs <= MEDIA_CIDR_MAX;
 }
 
-/* Leg l's outgoing stream carries what leg from receives, under l's types. */
+/* Leg l's outgoing stream carries what leg from receives, under l's types.
+ * Two entries at most: the table cannot be full. */
+static void leg_map(struct media_leg *l, const struct media_leg_cfg *from)
+{
+	rtp_stream_map_clear(&l->out);
+	rtp_stream_map_pt(&l->out, from->codec_pt, l->cfg.codec_pt);
+	if (from->te_pt >= 0 && l->cfg.te_pt >= 0)
+		rtp_stream_map_pt(&l->out, (uint8_t)from->te_pt, (uint8_t)l->cfg.te_pt);
+}
+
+static void leg_set_cfg(struct media_leg *l, const struct media_leg_cfg *cfg)
+{
+	l->cfg = *cfg;
+	if (!l->cfg.learn_ms)
+		l->cfg.learn_ms = MEDIA_LEARN_MS_DEF;
+}
+
+/* A new description for a live leg: both streams' maps follow (the relay
+ * transcodes by comparing the legs' codecs, so that follows by itself);
+ * the streams themselves go on, SSRC, sequence and timestamps included. */
+void media_leg_set_cfg(struct media_leg *l, const struct media_leg_cfg *cfg, int64_t now_us)
+{
+	struct media_leg *o = &l->sess->leg[1 - l->idx];
+
+	leg_set_cfg(l, cfg);
+	leg_map(l, &o->cfg);
+	leg_map(o, &l->cfg);
+	media_leg_set_remote(l, &cfg->remote, now_us);
+}
+
 static void leg_init(struct media_session *s, unsigned idx, const struct media_leg_cfg *cfg,
                      const struct media_leg_cfg *from, int64_t now_us)
 {
@@ -288,15 +317,11 @@ static void leg_init(struct media_session *s, unsigned idx, const struct media_l
 
 	l->sess = s;
 	l->idx = idx;
-	l->cfg = *cfg;
-	if (!l->cfg.learn_ms)
-		l->cfg.learn_ms = MEDIA_LEARN_MS_DEF;
+	leg_set_cfg(l, cfg);
 	l->ep_rtp = (struct media_ep){.kind = MEDIA_EP_RTP, .leg = l};
 	l->ep_rtcp = (struct media_ep){.kind = MEDIA_EP_RTCP, .leg = l};
 	rtp_stream_init(&l->out, MEDIA_CLOCK_RATE);
-	rtp_stream_map_pt(&l->out, from->codec_pt, cfg->codec_pt);
-	if (from->te_pt >= 0 && cfg->te_pt >= 0)
-		rtp_stream_map_pt(&l->out, (uint8_t)from->te_pt, (uint8_t)cfg->te_pt);
+	leg_map(l, from);
 	rtcp_rx_init(&l->rx);
 	rtcp_cname_make(l->cname);
 	media_leg_set_remote(l, &cfg->remote, now_us);
@@ -358,6 +383,27 @@ int media_session_update_remote(struct media_session *sess, unsigned leg,
 		return EINVAL;
 	upd.remote = *remote;
 	media_worker_call(sess->w, &upd);
+	return 0;
+}
+
+int media_session_set_leg(struct media_session *sess, unsigned leg, const struct media_leg_cfg *cfg)
+{
+	struct media_cmd set = {.type = MEDIA_CMD_SET_LEG, .sess = sess, .leg = leg};
+
+	if (leg > 1 || !leg_cfg_valid(cfg))
+		return EINVAL;
+	set.cfg = *cfg;
+	media_worker_call(sess->w, &set);
+	return 0;
+}
+
+int media_session_ringback(struct media_session *sess, unsigned leg, bool on)
+{
+	struct media_cmd rb = {.type = MEDIA_CMD_RINGBACK, .sess = sess, .leg = leg, .on = on};
+
+	if (leg > 1)
+		return EINVAL;
+	media_worker_call(sess->w, &rb);
 	return 0;
 }
 
