@@ -34,6 +34,8 @@ enum api_route {
 	ROUTE_NUMBER,      /* /v1/tenants/{t}/greenpin/{id}/{side}/numbers/{number} */
 	ROUTE_EVENTS,      /* /v1/tenants/{t}/events */
 	ROUTE_EVENT_RETRY, /* /v1/tenants/{t}/events/{id}/retry */
+	ROUTE_CALLS,       /* /v1/tenants/{t}/calls */
+	ROUTE_CALL,        /* /v1/tenants/{t}/calls/{call_sid} */
 	ROUTE_COUNT
 };
 
@@ -52,7 +54,7 @@ int api_metrics_text(struct api_metrics *m, char **out);
 struct api {
 	struct MHD_Daemon *daemon;
 	struct alloc_service *svc;
-	struct events *events; /* the webhook outbox; NULL = no events routes */
+	struct events *events;     /* the webhook outbox; NULL = no events routes */
 	struct callflow *callflow; /* calls' part of /metrics; may be NULL */
 	struct api_metrics *metrics;
 	char listen[CONFIG_STR];
@@ -181,6 +183,13 @@ bool api_change(struct api_request *q, const char *method, struct alloc_op *op, 
 /* GET /events (retry false) or POST /events/{id}/retry. */
 void api_events_route(struct api *a, struct MHD_Connection *conn, struct api_request *q,
                       const char *method, const struct tenant *t, const char *id, bool retry);
+
+/* ---- call records (api_calls.c) ---- */
+
+/* GET /calls (sid NULL) or GET /calls/{sid}; auth, version and tenant
+ * already settled. */
+void api_calls_route(struct api *a, struct MHD_Connection *conn, struct api_request *q,
+                     const char *method, const struct tenant *t, const char *sid);
 
 /* ---- routing (api_routes.c) ---- */
 

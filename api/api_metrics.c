@@ -21,6 +21,8 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_NUMBER] = "/v1/tenants/{t}/greenpin/{id}/{side}/numbers/{number}",
     [ROUTE_EVENTS] = "/v1/tenants/{t}/events",
     [ROUTE_EVENT_RETRY] = "/v1/tenants/{t}/events/{id}/retry",
+    [ROUTE_CALLS] = "/v1/tenants/{t}/calls",
+    [ROUTE_CALL] = "/v1/tenants/{t}/calls/{call_sid}",
 };
 
 static const char *const method_names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "other"};

@@ -1,9 +1,11 @@
-/* api_routes: paths to core/alloc calls, in DESIGN §2's error precedence.
- * This file settles auth (7, 8) and version (9) and the shape of paths and
- * bodies; target and body checks are core's, which reports our parse
- * problems at their place after its own target checks. */
+/* api_routes: paths to core/alloc calls (events and calls have their own
+ * files), in DESIGN §2's error precedence. This file settles auth (7, 8)
+ * and version (9) and the shape of paths and bodies; target and body checks
+ * are core's, which reports our parse problems at their place after its own
+ * target checks. */
 #include "api/api_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "core/base/log.h"
+#include "core/callflow.h"
 #include "core/events.h"
 
 #define M_GET    1u
@@ -426,6 +429,8 @@ static enum api_route tenant_route(const struct path *p)
 		return ROUTE_EVENT_RETRY;
 	if (p->n == 5 && !strcmp(p->seg[3], "greenvn"))
 		return ROUTE_VN_ITEM;
+	if ((p->n == 4 || p->n == 5) && !strcmp(p->seg[3], "calls"))
+		return p->n == 4 ? ROUTE_CALLS : ROUTE_CALL;
 	if (strcmp(p->seg[3], "greenpin"))
 		return ROUTE_OTHER;
 	if (p->n == 5)
@@ -498,6 +503,10 @@ static void route_tenant(struct api *a, struct MHD_Connection *conn, const char 
 		api_events_route(a, conn, q, method, t, p->n == 6 ? p->seg[4] : NULL,
 		                 q->route == ROUTE_EVENT_RETRY);
 		break;
+	case ROUTE_CALLS:
+	case ROUTE_CALL:
+		api_calls_route(a, conn, q, method, t, p->n == 5 ? p->seg[4] : NULL);
+		break;
 	default:
 		not_found(q, method);
 		break;
@@ -508,12 +517,24 @@ out:
 
 /* ---- root ---- */
 
+/* The sections of /metrics, each malloc'd; NULL where there is none. 0 or
+ * ENOMEM. */
+static int metrics_parts(struct api *a, const struct config *cfg, char *parts[4])
+{
+	if (api_metrics_text(a->metrics, &parts[0]) != 0 ||
+	    (a->svc && cfg && alloc_metrics_text(a->svc, cfg, &parts[1]) != 0) ||
+	    (a->events && cfg && events_metrics_text(a->events, cfg, &parts[2]) != 0) ||
+	    (a->callflow && callflow_metrics_text(a->callflow, &parts[3]) != 0))
+		return ENOMEM;
+	return 0;
+}
+
 static void do_metrics(struct api *a, struct MHD_Connection *conn, struct api_request *q,
                        const char *method)
 {
 	struct config *cfg = config_current();
-	char *mine = NULL, *core = NULL, *ev = NULL, *all;
-	size_t n1, n2, n3;
+	char *parts[4] = {NULL, NULL, NULL, NULL}, *all;
+	size_t len[4], n = 0, i;
 
 	if (cfg && cfg->metrics_token[0] &&
 	    !api_auth_bearer_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
@@ -523,34 +544,30 @@ static void do_metrics(struct api *a, struct MHD_Connection *conn, struct api_re
 		                "metrics need Authorization: Bearer <metrics_token>");
 		goto out;
 	}
-	if (api_metrics_text(a->metrics, &mine) != 0 ||
-	    (a->svc && cfg && alloc_metrics_text(a->svc, cfg, &core) != 0) ||
-	    (a->events && cfg && events_metrics_text(a->events, cfg, &ev) != 0)) {
+	if (metrics_parts(a, cfg, parts) != 0) {
 		api_reply_error(&q->reply, q, method, 500, AC_INTERNAL, "out of memory");
 		goto out;
 	}
-	n1 = strlen(mine);
-	n2 = core ? strlen(core) : 0;
-	n3 = ev ? strlen(ev) : 0;
-	all = malloc(n1 + n2 + n3 + 1);
+	for (i = 0; i < 4; i++) {
+		len[i] = parts[i] ? strlen(parts[i]) : 0;
+		n += len[i];
+	}
+	all = malloc(n + 1);
 	if (!all) {
 		api_reply_error(&q->reply, q, method, 500, AC_INTERNAL, "out of memory");
 		goto out;
 	}
-	memcpy(all, mine, n1);
-	if (n2)
-		memcpy(all + n1, core, n2);
-	if (n3)
-		memcpy(all + n1 + n2, ev, n3);
-	all[n1 + n2 + n3] = '\0';
+	for (n = 0, i = 0; i < 4; n += len[i], i++)
+		if (len[i])
+			memcpy(all + n, parts[i], len[i]);
+	all[n] = '\0';
 	q->reply.status = 200;
 	q->reply.body = all;
-	q->reply.len = n1 + n2 + n3;
+	q->reply.len = n;
 	q->reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
 out:
-	free(mine);
-	free(core);
-	free(ev);
+	for (i = 0; i < 4; i++)
+		free(parts[i]);
 	if (cfg)
 		config_unref(cfg);
 }
