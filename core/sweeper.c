@@ -8,6 +8,7 @@
 
 #include "core/base/clock.h"
 #include "core/base/log.h"
+#include "core/calls.h"
 
 struct sweeper {
 	struct alloc_service *svc;
@@ -29,6 +30,7 @@ static void *sweeper_main(void *arg)
 
 		pthread_mutex_unlock(&sw->lock);
 		alloc_sweep(sw->svc, cfg, clock_now_ms());
+		calls_purge(alloc_service_store(sw->svc), clock_now_ms());
 		config_unref(cfg);
 		pthread_mutex_lock(&sw->lock);
 
