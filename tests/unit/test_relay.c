@@ -2,7 +2,8 @@
  * on 127.0.0.1: two test peers exchange RTP through a session and see
  * pinbridge's stream (SSRC, sequence, marker), transcoding and
  * telephone-event mapping, strict latching, RTCP termination, learning,
- * and quarantine of a freed session's ports. */
+ * quarantine of a freed session's ports, and set_leg (the callee's answer
+ * changing codec and types, hunting to another callee). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -168,14 +169,16 @@ static ssize_t recv_wait(int fd, uint8_t *buf, size_t cap, int timeout_ms)
 }
 
 /* Send n packets of 160 bytes (payload byte j of packet i = i * 7 + j)
- * from peer `from` to local port `to`. */
-static void send_audio(const struct peer *from, uint16_t to, uint8_t pt, uint32_t ssrc, int n)
+ * from peer `from` to local port `to`, the peer's sequence numbers from
+ * seq0 (timestamps in step). */
+static void send_audio_at(const struct peer *from, uint16_t to, uint8_t pt, uint32_t ssrc,
+                          uint16_t seq0, int n)
 {
 	uint8_t pkt[200];
 
 	for (int i = 0; i < n; i++) {
-		size_t len =
-		    make_rtp(pkt, pt, false, (uint16_t)(65533 + i), 1000u + 160u * i, ssrc);
+		uint16_t seq = (uint16_t)(seq0 + i);
+		size_t len = make_rtp(pkt, pt, false, seq, 1000u + 160u * seq, ssrc);
 
 		for (int j = 0; j < 160; j++)
 			pkt[len + j] = (uint8_t)(i * 7 + j);
@@ -183,15 +186,26 @@ static void send_audio(const struct peer *from, uint16_t to, uint8_t pt, uint32_
 	}
 }
 
-/* Receive n packets sent by send_audio; check pinbridge's stream and pass
- * each payload byte through conv (NULL: unchanged). */
-static void recv_audio(const struct peer *at, uint8_t pt, uint32_t peer_ssrc, int n,
-                       uint8_t (*conv)(uint8_t))
+static void send_audio(const struct peer *from, uint16_t to, uint8_t pt, uint32_t ssrc, int n)
+{
+	send_audio_at(from, to, pt, ssrc, 65533, n);
+}
+
+/* Pinbridge's stream as one peer has seen it so far. */
+struct seen {
+	bool have;
+	uint32_t ssrc;
+	uint16_t seq; /* the last one */
+};
+
+/* Receive n packets sent by send_audio; check they continue the stream in
+ * *sn (same SSRC, next sequence numbers; the first marked or not as
+ * `marked`) and pass each payload byte through conv (NULL: unchanged). */
+static void recv_stream(const struct peer *at, uint8_t pt, uint32_t peer_ssrc, int n,
+                        uint8_t (*conv)(uint8_t), struct seen *sn, bool marked)
 {
 	uint8_t pkt[1500];
 	struct rtp_header h;
-	uint32_t ssrc = 0;
-	uint16_t seq0 = 0;
 
 	for (int i = 0; i < n; i++) {
 		ssize_t len = recv_wait(at->rtp, pkt, sizeof(pkt), WAIT_MS);
@@ -201,19 +215,30 @@ static void recv_audio(const struct peer *at, uint8_t pt, uint32_t peer_ssrc, in
 		assert_int_equal(h.pt, pt);
 		assert_int_equal(h.payload_len, 160);
 		assert_int_not_equal(h.ssrc, peer_ssrc);
-		if (i == 0) {
-			ssrc = h.ssrc;
-			seq0 = h.seq;
+		if (!sn->have) {
+			sn->have = true;
+			sn->ssrc = h.ssrc;
+			sn->seq = (uint16_t)(h.seq - 1);
 		}
-		assert_int_equal(h.ssrc, ssrc);
-		assert_int_equal(h.seq, (uint16_t)(seq0 + i));
-		assert_int_equal(h.marker, i == 0);
+		assert_int_equal(h.ssrc, sn->ssrc);
+		assert_int_equal(h.seq, (uint16_t)(sn->seq + 1));
+		sn->seq = h.seq;
+		assert_int_equal(h.marker, i == 0 && marked);
 		for (int j = 0; j < 160; j++) {
 			uint8_t sent = (uint8_t)(i * 7 + j);
 
 			assert_int_equal(pkt[h.payload_off + j], conv ? conv(sent) : sent);
 		}
 	}
+}
+
+/* A new stream: the first packet is marked. */
+static void recv_audio(const struct peer *at, uint8_t pt, uint32_t peer_ssrc, int n,
+                       uint8_t (*conv)(uint8_t))
+{
+	struct seen sn = {0};
+
+	recv_stream(at, pt, peer_ssrc, n, conv, &sn, true);
 }
 
 static void wait_stat(struct media_session *s, size_t off, uint64_t want)
@@ -448,6 +473,149 @@ static void test_free_quarantines_ports(void **state)
 	peer_close(&r.b);
 }
 
+/* Send one telephone-event packet from peer `from` to local port `to` and
+ * check that peer `at` gets it with payload type want_pt, payload intact. */
+static void event_crosses(const struct peer *from, uint16_t to, uint8_t pt, const struct peer *at,
+                          uint8_t want_pt)
+{
+	uint8_t pkt[64], ev[4] = {5, 0x8A, 0x01, 0x40};
+	struct rtp_header h;
+	size_t len = make_rtp(pkt, pt, true, 7, 5000, 0xEEEE0005);
+
+	memcpy(pkt + len, ev, sizeof(ev));
+	send_to(from->rtp, pkt, len + sizeof(ev), to);
+	assert_int_equal(recv_wait(at->rtp, pkt, sizeof(pkt), WAIT_MS), 16);
+	assert_int_equal(rtp_parse(pkt, 16, &h), 0);
+	assert_int_equal(h.pt, want_pt);
+	assert_memory_equal(pkt + h.payload_off, ev, sizeof(ev));
+}
+
+/* The callee's answer switches its leg from PCMU to PCMA with other
+ * telephone-event types: both directions transcode and map the new types,
+ * the old ones are gone, and each peer's stream simply goes on. */
+static void test_set_leg_codec_change(void **state)
+{
+	struct relay r = {0};
+	struct media_leg_cfg ca, cb;
+	struct seen sa = {0}, sb = {0};
+	uint8_t pkt[1500];
+	uint16_t p0, p1;
+
+	(void)state;
+	peer_open(&r.a);
+	peer_open(&r.b);
+	cfg_init(&ca, &r.a, MEDIA_PCMU, 0, 101);
+	cfg_init(&cb, &r.b, MEDIA_PCMU, 0, 101);
+	relay_open(&r, &ca, &cb, 2, 50);
+	p0 = media_session_local_port(r.sess, 0);
+	p1 = media_session_local_port(r.sess, 1);
+	send_audio_at(&r.a, p0, 0, 0xAAAA0001, 1, 3);
+	recv_stream(&r.b, 0, 0xAAAA0001, 3, NULL, &sb, true);
+	send_audio_at(&r.b, p1, 0, 0xBBBB0002, 1, 3);
+	recv_stream(&r.a, 0, 0xBBBB0002, 3, NULL, &sa, true);
+
+	cfg_init(&cb, &r.b, MEDIA_PCMA, 8, 96);
+	assert_int_equal(media_session_set_leg(r.sess, 1, &cb), 0);
+	/* Same SSRC, next sequence numbers, no marker: one stream. */
+	send_audio_at(&r.a, p0, 0, 0xAAAA0001, 4, 3);
+	recv_stream(&r.b, 8, 0xAAAA0001, 3, g711_ulaw_to_alaw, &sb, false);
+	send_audio_at(&r.b, p1, 8, 0xBBBB0002, 4, 3);
+	recv_stream(&r.a, 0, 0xBBBB0002, 3, g711_alaw_to_ulaw, &sa, false);
+	event_crosses(&r.a, p0, 101, &r.b, 96);
+	event_crosses(&r.b, p1, 96, &r.a, 101);
+	/* b's old PCMU type is no longer one of its types. */
+	send_audio_at(&r.b, p1, 0, 0xBBBB0002, 7, 1);
+	wait_stat(r.sess, offsetof(struct media_stats, dropped_malformed), 1);
+	assert_int_equal(recv_wait(r.a.rtp, pkt, sizeof(pkt), QUIET_MS), -1);
+	relay_close(&r);
+	peer_close(&r.a);
+	peer_close(&r.b);
+}
+
+/* A refused description changes nothing. */
+static void test_set_leg_bad_cfg(void **state)
+{
+	struct relay r = {0};
+	struct media_leg_cfg ca, cb, bad;
+	struct seen sb = {0};
+
+	(void)state;
+	peer_open(&r.a);
+	peer_open(&r.b);
+	cfg_init(&ca, &r.a, MEDIA_PCMU, 0, 101);
+	cfg_init(&cb, &r.b, MEDIA_PCMU, 0, 101);
+	relay_open(&r, &ca, &cb, 2, 50);
+	send_audio_at(&r.a, media_session_local_port(r.sess, 0), 0, 0xAAAA0001, 1, 2);
+	recv_stream(&r.b, 0, 0xAAAA0001, 2, NULL, &sb, true);
+	cfg_init(&bad, &r.b, MEDIA_PCMA, 128, 96);
+	assert_int_equal(media_session_set_leg(r.sess, 1, &bad), EINVAL);
+	cfg_init(&bad, &r.b, MEDIA_PCMA, 8, 8);
+	assert_int_equal(media_session_set_leg(r.sess, 1, &bad), EINVAL);
+	cfg_init(&bad, &r.b, MEDIA_PCMA, 8, 128);
+	assert_int_equal(media_session_set_leg(r.sess, 1, &bad), EINVAL);
+	cfg_init(&bad, &r.b, (enum media_codec)2, 8, 96);
+	assert_int_equal(media_session_set_leg(r.sess, 1, &bad), EINVAL);
+	cfg_init(&bad, &r.b, MEDIA_PCMA, 8, 96);
+	bad.n_cidrs = MEDIA_CIDR_MAX + 1;
+	assert_int_equal(media_session_set_leg(r.sess, 1, &bad), EINVAL);
+	cfg_init(&bad, &r.b, MEDIA_PCMA, 8, 96);
+	assert_int_equal(media_session_set_leg(r.sess, 2, &bad), EINVAL);
+	/* Still PCMU 0 towards b, same stream. */
+	send_audio_at(&r.a, media_session_local_port(r.sess, 0), 0, 0xAAAA0001, 3, 2);
+	recv_stream(&r.b, 0, 0xAAAA0001, 2, NULL, &sb, false);
+	relay_close(&r);
+	peer_close(&r.a);
+	peer_close(&r.b);
+}
+
+/* Hunting: the callee's leg starts unknown, gets a first callee, then a
+ * second one with another codec and no telephone-event. The caller's
+ * stream goes on across callees, marked at each switch; the first callee
+ * is refused once replaced. */
+static void test_set_leg_hunt(void **state)
+{
+	struct relay r = {0};
+	struct media_leg_cfg ca, cb;
+	struct peer c;
+	struct seen sa = {0}, sc = {0};
+	uint8_t pkt[1500];
+	uint16_t p0, p1;
+
+	(void)state;
+	peer_open(&r.a);
+	peer_open(&r.b);
+	peer_open(&c);
+	cfg_init(&ca, &r.a, MEDIA_PCMU, 0, 101);
+	cfg_init(&cb, &r.b, MEDIA_PCMU, 0, 101);
+	memset(&cb.remote, 0, sizeof(cb.remote));
+	relay_open(&r, &ca, &cb, 2, 50);
+	p0 = media_session_local_port(r.sess, 0);
+	p1 = media_session_local_port(r.sess, 1);
+	send_audio_at(&r.a, p0, 0, 0xAAAA0001, 1, 1);
+	wait_stat(r.sess, offsetof(struct media_stats, dropped_no_remote), 1);
+
+	cfg_init(&cb, &r.b, MEDIA_PCMU, 0, 101);
+	assert_int_equal(media_session_set_leg(r.sess, 1, &cb), 0);
+	send_audio_at(&r.b, p1, 0, 0xBBBB0002, 1, 2);
+	recv_stream(&r.a, 0, 0xBBBB0002, 2, NULL, &sa, true);
+
+	cfg_init(&cb, &c, MEDIA_PCMA, 8, -1);
+	assert_int_equal(media_session_set_leg(r.sess, 1, &cb), 0);
+	send_audio_at(&c, p1, 8, 0xCCCC0003, 1, 2);
+	recv_stream(&r.a, 0, 0xCCCC0003, 2, g711_alaw_to_ulaw, &sa, true);
+	send_audio_at(&r.a, p0, 0, 0xAAAA0001, 2, 2);
+	recv_stream(&c, 8, 0xAAAA0001, 2, g711_ulaw_to_alaw, &sc, true);
+	/* The first callee is not this leg's peer any more. */
+	send_audio_at(&r.b, p1, 0, 0xBBBB0002, 3, 1);
+	wait_stat(r.sess, offsetof(struct media_stats, dropped_source), 1);
+	assert_int_equal(recv_wait(r.a.rtp, pkt, sizeof(pkt), QUIET_MS), -1);
+	assert_int_equal(recv_wait(r.b.rtp, pkt, sizeof(pkt), 0), -1);
+	relay_close(&r);
+	peer_close(&r.a);
+	peer_close(&r.b);
+	peer_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +626,9 @@ int main(void)
 	    cmocka_unit_test(test_learn_latches_source),
 	    cmocka_unit_test(test_learn_only_allowed_sources),
 	    cmocka_unit_test(test_free_quarantines_ports),
+	    cmocka_unit_test(test_set_leg_codec_change),
+	    cmocka_unit_test(test_set_leg_bad_cfg),
+	    cmocka_unit_test(test_set_leg_hunt),
 	};
 
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
