@@ -73,6 +73,7 @@ struct calls_query {
 	bool has_after;
 	struct store_call_pos after;
 	int64_t from, to;
+	bool none; /* the dates exclude every call */
 };
 
 /* The filters in the allocation list's precedence: 5, 2, 23. */
@@ -110,6 +111,11 @@ static int list_filters(const struct tenant *t, const struct calls_filter *f, st
 		                 "to_date %.64s is not a date (YYYY-MM-DD[ HH:MM:SS])", f->to_date);
 	if (f->from_date && f->to_date && q->from > q->to)
 		return page_fail(page, AC_BAD_RANGE, "from_date is after to_date%s", "");
+	/* The store reads 0 as "no bound" and keys times unsigned: no call
+	 * started before 1970, so clamp, and a to_date before then lists none. */
+	if (q->from < 0)
+		q->from = 0;
+	q->none = f->to_date && q->to <= 0;
 	return 0;
 }
 
@@ -118,8 +124,11 @@ static int list_scan(struct store *st, const struct tenant *t, const struct call
 {
 	const struct store_call_pos *after = q->has_after ? &q->after : NULL;
 	struct store_txn *txn;
-	int rc = store_read_begin(st, &txn);
+	int rc;
 
+	if (q->none)
+		return 0;
+	rc = store_read_begin(st, &txn);
 	if (rc != 0)
 		return rc;
 	if (q->by_alloc)

@@ -545,6 +545,18 @@ static void test_list_filters(void **state)
 	list(tt, &fl, &p);
 	assert_int_equal(p.n, 2);
 	calls_page_free(&p);
+	/* before 1970: from bounds nothing, to excludes everything */
+	fl.from_date = "1960-01-01";
+	fl.to_date = NULL;
+	list(tt, &fl, &p);
+	assert_int_equal(p.n, 2);
+	calls_page_free(&p);
+	fl.from_date = NULL;
+	fl.to_date = "1969-12-31";
+	list(tt, &fl, &p);
+	assert_int_equal(p.code, AC_OK);
+	assert_int_equal(p.n, 0);
+	calls_page_free(&p);
 
 	memset(&fl, 0, sizeof(fl));
 	fl.greenpin_id = gid;
