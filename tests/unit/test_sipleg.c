@@ -40,18 +40,30 @@ struct seen {
 	int nev;
 	struct sip_leg_event ev[MAX_EVENTS];
 	char sdp[MAX_EVENTS][1024];
+	int ninvite, nended;
+	sip_call_t call; /* the last inbound INVITE */
 };
 
 static void on_invite(void *arg, const struct sip_invite *inv)
 {
-	(void)arg;
-	(void)inv;
+	struct seen *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	s->ninvite++;
+	s->call = inv->call;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void on_ended(void *arg, sip_call_t call)
 {
-	(void)arg;
+	struct seen *s = arg;
+
 	(void)call;
+	pthread_mutex_lock(&s->lock);
+	s->nended++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void on_leg(void *arg, const struct sip_leg_event *ev)
@@ -121,11 +133,14 @@ struct uas {
 	char msglog[96];
 };
 
-/* Starts SIPp as the trunk (UAS) running tests/sipp/<scenario>.xml once on
- * 127.0.0.3, logging every message it sends and receives to msglog. */
-static void uas_start(struct uas *u, const char *scenario)
+/* Starts SIPp running tests/sipp/<scenario>.xml once, logging every
+ * message it sends and receives to msglog: as the callee's trunk (UAS) on
+ * 127.0.0.3 when target is 0, else as a caller on 127.0.0.2 calling
+ * 127.0.0.1:target. */
+static void sipp_start(struct uas *u, const char *scenario, int target)
 {
-	char dir[PATH_MAX], file[PATH_MAX + 64], port[8], errlog[96], outlog[96];
+	char dir[PATH_MAX], file[PATH_MAX + 64], port[8], errlog[96], outlog[96], remote[32];
+	const char *ip = target ? "127.0.0.2" : "127.0.0.3";
 
 	if (system("command -v sipp >/dev/null 2>&1") != 0)
 		fail_msg("sipp not found: install sip-tester (SIPp) to run the SIP tests");
@@ -133,7 +148,8 @@ static void uas_start(struct uas *u, const char *scenario)
 	snprintf(file, sizeof(file), "%s/%s.xml", dir, scenario);
 	if (access(file, R_OK) != 0)
 		fail_msg("scenario %s not readable (set PB_SIPP_DIR)", file);
-	u->port = free_port("127.0.0.3");
+	u->port = free_port(ip);
+	snprintf(remote, sizeof(remote), "127.0.0.1:%d", target);
 	assert_true(u->port > 0);
 	snprintf(port, sizeof(port), "%d", u->port);
 	snprintf(u->msglog, sizeof(u->msglog), "/tmp/pb-sipp-%s-%d.msg", scenario, (int)getpid());
@@ -148,16 +164,45 @@ static void uas_start(struct uas *u, const char *scenario)
 		dup2(null, 0);
 		dup2(out >= 0 ? out : null, 1);
 		dup2(out >= 0 ? out : null, 2);
-		execlp("sipp", "sipp", "-sf", file, "-i", "127.0.0.3", "-bind_local", "-p", port,
-		       "-t", "u1", "-m", "1", "-timeout", "10s", "-timeout_error", "-nostdin",
-		       "-trace_msg", "-message_file", u->msglog, "-trace_err", "-error_file",
-		       errlog, (char *)NULL);
+		char *argv[] = {"sipp",
+		                "-sf",
+		                file,
+		                "-s",
+		                VN,
+		                "-i",
+		                (char *)ip,
+		                "-bind_local",
+		                "-p",
+		                port,
+		                "-t",
+		                "u1",
+		                "-m",
+		                "1",
+		                "-timeout",
+		                "10s",
+		                "-timeout_error",
+		                "-nostdin",
+		                "-trace_msg",
+		                "-message_file",
+		                u->msglog,
+		                "-trace_err",
+		                "-error_file",
+		                errlog,
+		                target ? remote : NULL,
+		                NULL};
+
+		execvp("sipp", argv);
 		_exit(127);
 	}
 	assert_true(u->pid > 0);
 	/* INVITE and REGISTER are retransmitted after 500 ms if SIPp is late;
 	 * a short wait saves that. */
 	usleep(150000);
+}
+
+static void uas_start(struct uas *u, const char *scenario)
+{
+	sipp_start(u, scenario, 0);
 }
 
 /* Waits up to 15 s; returns SIPp's exit status (0: the scenario passed). */
@@ -211,9 +256,15 @@ static void rig_start_reg(struct rig *r, const struct sip_trunk_acl *trunk)
 	assert_int_equal(sip_start(&r->sip, &o, &callbacks, &r->seen), 0);
 }
 
+/* Callers may come from anywhere in 127/8. */
 static void rig_start(struct rig *r)
 {
-	rig_start_reg(r, NULL);
+	static const struct sip_cidr loopback = {.addr = {[10] = 0xff, [11] = 0xff, [12] = 127},
+	                                         .prefix = 104};
+	static const struct sip_trunk_acl trunk = {
+	    .name = "carrier", .allow = &loopback, .nallow = 1};
+
+	rig_start_reg(r, &trunk);
 }
 
 static void rig_stop(struct rig *r)
@@ -233,6 +284,8 @@ struct on_thread {
 	struct sip *sip;
 	struct sip_dial dial;
 	sip_call_t leg;
+	int status;
+	const char *sdp;
 	int rc;
 };
 
@@ -269,7 +322,20 @@ static void do_dial(struct on_thread *t)
 
 static void do_hangup(struct on_thread *t)
 {
-	sip_hangup(t->sip, t->leg, 0);
+	sip_hangup(t->sip, t->leg, t->status);
+}
+
+static void do_answer(struct on_thread *t)
+{
+	t->rc = sip_answer(t->sip, t->leg, t->status, t->sdp);
+}
+
+static int answer(struct rig *r, sip_call_t call, int status, const char *sdp)
+{
+	struct on_thread t = {.fn = do_answer, .leg = call, .status = status, .sdp = sdp};
+
+	run_on_sip(r->sip, &t);
+	return t.rc;
 }
 
 static sip_call_t dial(struct rig *r, const struct uas *u, const char *user, const char *pass,
@@ -298,6 +364,22 @@ static void hangup(struct rig *r, sip_call_t leg)
 	struct on_thread t = {.fn = do_hangup, .leg = leg};
 
 	run_on_sip(r->sip, &t);
+}
+
+/* Waits up to 10 s until *count reaches n. */
+static int wait_count(struct seen *s, const int *count, int n)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&s->lock);
+	while (*count < n && rc == 0)
+		rc = pthread_cond_timedwait(&s->cond, &s->lock, &until);
+	rc = *count >= n ? 0 : ETIMEDOUT;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 /* Waits up to 10 s for the n-th leg event. */
@@ -547,6 +629,67 @@ static void register_answers_the_challenge_and_counts(void **state)
 	assert_non_null(strstr(uas_log(&u), "Expires: 120"));
 }
 
+#define ANSWER_SDP(port)                                                                           \
+	"v=0\r\no=pinbridge 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"        \
+	"m=audio " port " RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+
+static void inbound_answered_with_our_sdp_then_byed(void **state)
+{
+	struct rig r;
+	struct uas u;
+	struct sip_stats st;
+
+	(void)state;
+	rig_start(&r);
+	sipp_start(&u, "leg_in_answer", r.port);
+	assert_int_equal(wait_count(&r.seen, &r.seen.ninvite, 1), 0);
+	/* The scenario checks both bodies. */
+	assert_int_equal(answer(&r, r.seen.call, 183, ANSWER_SDP("30183")), 0);
+	assert_int_equal(answer(&r, r.seen.call, 200, ANSWER_SDP("30200")), 0);
+	assert_int_equal(answer(&r, r.seen.call, 200, ANSWER_SDP("30200")), ENOENT);
+	usleep(300000); /* the ACK */
+	hangup(&r, r.seen.call);
+	assert_int_equal(uas_wait(&u), 0);
+	sip_get_stats(r.sip, &st);
+	assert_int_equal(st.invites_in, 1);
+	assert_int_equal(st.acl_refused, 0);
+	rig_stop(&r);
+	assert_int_equal(r.seen.nended, 0); /* our own BYE is not reported */
+}
+
+static void inbound_hung_up_before_answer_gets_480(void **state)
+{
+	struct rig r;
+	struct uas u;
+
+	(void)state;
+	rig_start(&r);
+	sipp_start(&u, "leg_in_reject", r.port);
+	assert_int_equal(wait_count(&r.seen, &r.seen.ninvite, 1), 0);
+	hangup(&r, r.seen.call);
+	assert_int_equal(uas_wait(&u), 0);
+	assert_int_equal(answer(&r, r.seen.call, 200, ANSWER_SDP("30200")), ENOENT);
+	hangup(&r, 12345); /* unknown: ignored */
+	rig_stop(&r);
+	assert_int_equal(r.seen.nended, 0);
+}
+
+static void unreachable_trunk_fails_the_leg(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+
+	(void)state;
+	rig_start(&r);
+	u.port = free_port("127.0.0.3"); /* nothing listens: ICMP refused */
+	dial(&r, &u, NULL, NULL, NULL);
+	assert_int_equal(wait_events(&r.seen, 1), 0);
+	assert_int_equal(r.seen.ev[0].kind, SIP_LEG_FAILED);
+	assert_true(r.seen.ev[0].status == 503 || r.seen.ev[0].status == 408);
+	rig_stop(&r);
+	assert_int_equal(r.seen.nev, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -560,6 +703,9 @@ int main(void)
 	    cmocka_unit_test(answer_crossing_the_cancel_is_acked_and_byed),
 	    cmocka_unit_test(callee_bye_ends_the_leg),
 	    cmocka_unit_test(register_answers_the_challenge_and_counts),
+	    cmocka_unit_test(inbound_answered_with_our_sdp_then_byed),
+	    cmocka_unit_test(inbound_hung_up_before_answer_gets_480),
+	    cmocka_unit_test(unreachable_trunk_fails_the_leg),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
