@@ -116,15 +116,23 @@ int media_session_update_remote(struct media_session *sess, unsigned leg,
 void media_session_get_stats(const struct media_session *sess, struct media_stats *st);
 /* Replace a leg's whole description (the callee's answer fixes its codec,
  * payload types and address): both outgoing streams' payload-type maps
- * follow, the leg re-latches. Acknowledged. 0 or EINVAL. Owner thread only. */
+ * follow, the leg re-latches. Both streams go on (same SSRC, sequence and
+ * timestamps): a new callee's audio is a marked switch for the other leg.
+ * Until then a leg without an address refuses what it receives (strict) or
+ * learns only from its CIDRs (learn), and nothing is sent to it.
+ * Acknowledged. 0, or EINVAL (same rules as media_session_new) with
+ * nothing changed. Owner thread only. */
 int media_session_set_leg(struct media_session *sess, unsigned leg,
                           const struct media_leg_cfg *cfg);
 /* Ringback towards leg (the caller while the callee rings): generated
  * 400 Hz ring-ring cadence in the leg's codec, paced by the worker's tick,
  * as part of the leg's one continuous stream (marker bit on each switch).
- * While the other leg's packets arrive (early media) they are relayed
- * instead and the tone pauses; it resumes 200 ms after they stop. Off when
- * on is false. Acknowledged. Owner thread only. */
+ * Silence frames fill the cadence's gaps; nothing is sent while the leg has
+ * no address. Frames sent count in media_stats.generated. While the other
+ * leg's packets arrive (early media) they are relayed instead and the tone
+ * pauses; it resumes 200 ms after they stop. Off when on is false: no
+ * frame is generated after this returns. Acknowledged. 0, or EINVAL for a
+ * bad leg. Owner thread only. */
 int media_session_ringback(struct media_session *sess, unsigned leg, bool on);
 /* Take the session off its worker (acknowledged, so no packet is handled
  * after this returns), close its sockets and quarantine its ports. */
