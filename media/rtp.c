@@ -132,9 +132,15 @@ int rtp_stream_next(struct rtp_stream *s, const struct rtp_header *in, uint32_t 
 	if (sw) {
 		uint16_t first_seq = s->started ? (uint16_t)(s->max_seq + 1) : s->max_seq;
 		uint32_t first_ts = s->last_ts;
+		uint32_t jump = 0;
 
+		/* By the time elapsed, and at least past the last packet's
+		 * audio, so two sources' frames never overlap. */
 		if (s->started && now_us > s->last_ts_us)
-			first_ts += elapsed_samples(s, now_us - s->last_ts_us);
+			jump = elapsed_samples(s, now_us - s->last_ts_us);
+		if (s->started && jump < s->last_len)
+			jump = s->last_len;
+		first_ts += jump;
 		s->seq_off = (uint16_t)(first_seq - in->seq);
 		s->ts_off = first_ts - in->ts;
 		s->src_id = src_id;
@@ -152,6 +158,7 @@ int rtp_stream_next(struct rtp_stream *s, const struct rtp_header *in, uint32_t 
 		s->last_ts_us = now_us;
 	}
 	s->started = true;
+	s->last_len = (uint32_t)in->payload_len;
 
 	memset(out, 0, sizeof(*out));
 	out->pt = (uint8_t)pt;

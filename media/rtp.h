@@ -68,6 +68,7 @@ struct rtp_stream {
 	uint16_t max_seq;    /* highest sequence sent */
 	uint32_t last_ts;    /* latest (highest) timestamp sent ... */
 	uint64_t last_ts_us; /* ... and when it was first sent */
+	uint32_t last_len;   /* payload bytes of the last packet (G.711: its samples) */
 	/* The current source and its offsets to our numbering. */
 	uint32_t src_id;
 	uint32_t src_ssrc;

@@ -212,6 +212,28 @@ static void test_stream_switch(void **state)
 	assert_true(o.marker);
 }
 
+/* A switch right after a frame: the new source's first timestamp lies past
+ * the last frame's audio, never inside it. */
+static void test_stream_switch_no_overlap(void **state)
+{
+	struct rtp_stream s;
+	struct rtp_header in, a, b;
+	uint8_t buf[RTP_HEADER_LEN + 160];
+
+	(void)state;
+	rtp_stream_init(&s, 8000);
+	rtp_stream_map_pt(&s, 0, 0);
+	memset(buf, 0xff, sizeof(buf));
+	make_rtp(buf, 0, false, 1, 1000, 0xAAAA);
+	assert_int_equal(rtp_parse(buf, sizeof(buf), &in), 0);
+	assert_int_equal(rtp_stream_next(&s, &in, 2, 1000000, &a), 0);
+	make_rtp(buf, 0, false, 50, 777, 0xBBBB);
+	assert_int_equal(rtp_parse(buf, sizeof(buf), &in), 0);
+	assert_int_equal(rtp_stream_next(&s, &in, 1, 1000000 + 5000, &b), 0);
+	assert_true(b.marker);
+	assert_int_equal(b.ts, a.ts + 160);
+}
+
 static void test_stream_wraps(void **state)
 {
 	struct rtp_stream s;
@@ -461,6 +483,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_rejects),
 	    cmocka_unit_test(test_rtcp_demux),
 	    cmocka_unit_test(test_stream_switch),
+	    cmocka_unit_test(test_stream_switch_no_overlap),
 	    cmocka_unit_test(test_stream_wraps),
 	    cmocka_unit_test(test_stream_event_timestamp),
 	    cmocka_unit_test(test_stream_pt_map),
