@@ -241,11 +241,17 @@ struct rig {
 	int port;
 };
 
+static const char *rig_advertise; /* sip_opts.advertise of the next rig */
+
 static void rig_start_reg(struct rig *r, const struct sip_trunk_acl *trunk)
 {
 	char udp[48];
 	const char *listen[1] = {udp};
-	struct sip_opts o = {.listen = listen, .nlisten = 1, .trunks = trunk, .ntrunks = !!trunk};
+	struct sip_opts o = {.listen = listen,
+	                     .nlisten = 1,
+	                     .advertise = rig_advertise,
+	                     .trunks = trunk,
+	                     .ntrunks = !!trunk};
 
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->seen.lock, NULL);
@@ -434,6 +440,25 @@ static void answered_leg_carries_our_identity_and_their_sdp(void **state)
 	assert_int_equal(st.auth_answered, 0);
 	rig_stop(&r);
 	assert_int_equal(r.seen.nev, 2); /* our own BYE is not reported */
+}
+
+static void advertised_address_names_us_behind_nat(void **state)
+{
+	struct rig r;
+	struct uas u;
+
+	(void)state;
+	rig_advertise = "pb.example:5070";
+	rig_start(&r);
+	rig_advertise = NULL;
+	uas_start(&u, "leg_advertise");
+	dial(&r, &u, NULL, NULL, NULL);
+	assert_int_equal(wait_events(&r.seen, 1), 0);
+	assert_int_equal(r.seen.ev[0].status, 486);
+	/* The scenario checks From, P-Asserted-Identity and Contact. */
+	assert_int_equal(uas_wait(&u), 0);
+	assert_null(strstr(uas_log(&u), "@127.0.0.1"));
+	rig_stop(&r);
 }
 
 static void busy_callee_fails_the_leg_with_486(void **state)
@@ -724,6 +749,7 @@ int main(void)
 	    cmocka_unit_test(bad_dial_requests_are_refused),
 	    cmocka_unit_test(answered_leg_carries_our_identity_and_their_sdp),
 	    cmocka_unit_test(busy_callee_fails_the_leg_with_486),
+	    cmocka_unit_test(advertised_address_names_us_behind_nat),
 	    cmocka_unit_test(early_media_then_answer),
 	    cmocka_unit_test(challenge_of_our_realm_is_answered_once),
 	    cmocka_unit_test(challenge_of_another_realm_fails_the_leg),
