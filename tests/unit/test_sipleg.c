@@ -544,6 +544,27 @@ static void challenge_of_another_realm_fails_the_leg(void **state)
 	assert_int_equal(r.seen.nev, 1);
 }
 
+static void second_challenge_fails_the_leg(void **state)
+{
+	struct rig r;
+	struct uas u;
+	struct sip_stats st;
+
+	(void)state;
+	rig_start(&r);
+	uas_start(&u, "leg_auth_twice");
+	dial(&r, &u, "pbuser", "wrong", NULL); /* no realm: any is answered */
+	assert_int_equal(wait_events(&r.seen, 1), 0);
+	assert_int_equal(r.seen.ev[0].kind, SIP_LEG_FAILED);
+	assert_int_equal(r.seen.ev[0].status, 407);
+	/* The scenario fails on a third INVITE. */
+	assert_int_equal(uas_wait(&u), 0);
+	sip_get_stats(r.sip, &st);
+	assert_int_equal(st.auth_answered, 1);
+	rig_stop(&r);
+	assert_int_equal(r.seen.nev, 1);
+}
+
 static void hangup_of_a_ringing_leg_cancels_it(void **state)
 {
 	struct rig r;
@@ -645,6 +666,24 @@ static struct sip_stats register_until(struct rig *r, struct uas *u, const char 
 		sip_get_stats(r->sip, &st);
 	}
 	return st;
+}
+
+static void refused_register_is_counted(void **state)
+{
+	struct rig r;
+	struct uas u;
+	struct sip_stats st = {0};
+
+	(void)state;
+	register_until(&r, &u, "leg_register_403", 0);
+	assert_int_equal(uas_wait(&u), 0);
+	for (int i = 0; i < 500 && st.register_failed == 0; i++) {
+		usleep(10000);
+		sip_get_stats(r.sip, &st);
+	}
+	assert_int_equal(st.register_failed, 1);
+	assert_int_equal(st.register_ok, 0);
+	rig_stop(&r);
 }
 
 static void register_is_refreshed_by_nua(void **state)
@@ -753,11 +792,13 @@ int main(void)
 	    cmocka_unit_test(early_media_then_answer),
 	    cmocka_unit_test(challenge_of_our_realm_is_answered_once),
 	    cmocka_unit_test(challenge_of_another_realm_fails_the_leg),
+	    cmocka_unit_test(second_challenge_fails_the_leg),
 	    cmocka_unit_test(hangup_of_a_ringing_leg_cancels_it),
 	    cmocka_unit_test(answer_crossing_the_cancel_is_acked_and_byed),
 	    cmocka_unit_test(callee_bye_ends_the_leg),
 	    cmocka_unit_test(register_answers_the_challenge_and_counts),
 	    cmocka_unit_test(register_is_refreshed_by_nua),
+	    cmocka_unit_test(refused_register_is_counted),
 	    cmocka_unit_test(inbound_answered_with_our_sdp_then_byed),
 	    cmocka_unit_test(inbound_hung_up_before_answer_gets_480),
 	    cmocka_unit_test(unreachable_trunk_fails_the_leg),
