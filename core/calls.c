@@ -90,8 +90,11 @@ int calls_finish(struct store_txn *txn, const struct tenant *t, struct store_cal
 	c->state = STORE_CALL_COMPLETED;
 	if (c->ended_ms == 0)
 		c->ended_ms = now_ms;
-	c->on_call_duration = whole_secs(c->started_ms, c->ended_ms);
-	c->dial_call_duration = c->answered_ms ? whole_secs(c->answered_ms, c->ended_ms) : 0;
+	/* As the reference's example has them (dial 20 s from start_time to
+	 * current_time, talk 17 s): the second leg's life and the talk. */
+	c->dial_call_duration =
+	    c->dial_status != STORE_DIAL_NONE ? whole_secs(c->started_ms, c->ended_ms) : 0;
+	c->on_call_duration = c->answered_ms ? whole_secs(c->answered_ms, c->ended_ms) : 0;
 	c->purge_ms = c->ended_ms + (t ? t->calls_retention_ms : CALLS_DEFAULT_RETENTION_MS);
 	rc = store_call_put(txn, c);
 	if (rc != 0) {

@@ -259,8 +259,8 @@ struct store_call {
 	uint8_t call_type;        /* enum store_call_type (meaningful once completed) */
 	uint8_t dial_status;      /* enum store_dial_status */
 	int64_t started_ms, answered_ms, ended_ms; /* Unix ms; 0 = not (yet) */
-	uint32_t dial_call_duration;               /* whole seconds, callee answer to end */
-	uint32_t on_call_duration;                 /* whole seconds, start to end */
+	uint32_t dial_call_duration;               /* whole seconds, start to end when dialled */
+	uint32_t on_call_duration;                 /* whole seconds, callee answer to end */
 	char recording_url[STORE_CALL_URL_MAX];    /* "" = none */
 	int64_t purge_ms;                          /* completed: retention ends; 0 = never */
 };

@@ -234,24 +234,33 @@ static void test_finish_durations_and_purge(void **state)
 	c.dial_status = STORE_DIAL_COMPLETED;
 	finish(tt, &c, T0 + 30000);
 	assert_int_equal(c.state, STORE_CALL_COMPLETED);
-	assert_int_equal(c.on_call_duration, 20);   /* 20.999 s, truncated */
-	assert_int_equal(c.dial_call_duration, 18); /* 18.499 s */
+	assert_int_equal(c.dial_call_duration, 20); /* 20.999 s, truncated */
+	assert_int_equal(c.on_call_duration, 18);   /* 18.499 s */
 	assert_int_equal(c.ended_ms, T0 + 20999);   /* kept: it was set */
 	assert_int_equal(c.purge_ms, T0 + 20999 + 3600 * 1000);
 	back = get_call(c.call_sid);
 	assert_int_equal(back.state, STORE_CALL_COMPLETED);
-	assert_int_equal(back.on_call_duration, 20);
-	assert_int_equal(back.dial_call_duration, 18);
+	assert_int_equal(back.dial_call_duration, 20);
+	assert_int_equal(back.on_call_duration, 18);
 	assert_int_equal(back.purge_ms, c.purge_ms);
 
-	/* never answered, no end yet: ended is now, no dial duration */
+	/* dialled, never answered, no end yet: ended is now, no talk */
 	c = new_call("t", T0);
 	put_call(&c);
 	c.call_type = STORE_CT_CLIENT_HANGUP;
+	c.dial_status = STORE_DIAL_CANCELED;
 	finish(tt, &c, T0 + 7400);
 	assert_int_equal(c.ended_ms, T0 + 7400);
-	assert_int_equal(c.on_call_duration, 7);
+	assert_int_equal(c.dial_call_duration, 7);
+	assert_int_equal(c.on_call_duration, 0);
+
+	/* never dialled: neither */
+	c = new_call("t", T0);
+	put_call(&c);
+	c.call_type = STORE_CT_CALL_ATTEMPT;
+	finish(tt, &c, T0 + 7400);
 	assert_int_equal(c.dial_call_duration, 0);
+	assert_int_equal(c.on_call_duration, 0);
 }
 
 static void test_event_only_with_url(void **state)
@@ -305,8 +314,8 @@ static void test_event_body(void **state)
 	assert_str(e.body, "call_type", "completed");
 	assert_str(e.body, "start_time", "2020-03-23T18:28:02+05:30");
 	assert_str(e.body, "current_time", "2020-03-23T18:28:32+05:30");
-	assert_int(e.body, "dial_call_duration", 18);
-	assert_int(e.body, "on_call_duration", 20);
+	assert_int(e.body, "dial_call_duration", 20);
+	assert_int(e.body, "on_call_duration", 18);
 	assert_str(e.body, "direction", "incoming");
 	assert_str(e.body, "recording_url", "file:///rec/x.wav");
 	assert_str(e.body, "dial_call_status", "completed");
@@ -339,7 +348,7 @@ static void test_event_body_nulls(void **state)
 	assert_json_null(e.body, "answered_at");
 	assert_str(e.body, "call_type", "call-attempt");
 	assert_int(e.body, "dial_call_duration", 0);
-	assert_int(e.body, "on_call_duration", 4);
+	assert_int(e.body, "on_call_duration", 0);
 	assert_str(e.body, "ended_at", "2020-03-23T18:28:06.123+05:30");
 	cJSON_Delete(e.body);
 
@@ -407,8 +416,8 @@ static void test_recover(void **state)
 	assert_int_equal(back.call_type, STORE_CT_FAILED);
 	assert_int_equal(back.dial_status, STORE_DIAL_COMPLETED); /* kept */
 	assert_int_equal(back.ended_ms, now);
-	assert_int_equal(back.on_call_duration, 60);
-	assert_int_equal(back.dial_call_duration, 55);
+	assert_int_equal(back.dial_call_duration, 60);
+	assert_int_equal(back.on_call_duration, 55);
 	assert_int_equal(back.purge_ms, now + 3600 * 1000);
 	e = events_of("t", a.call_sid);
 	assert_non_null(e.body);
