@@ -28,8 +28,10 @@ struct sip_trunk_acl {
 	bool silent_deny; /* refused sources get no final response */
 	/* Outbound side (may all be NULL/false): the trunk's proxy URI
 	 * ("sip:host:port[;transport=tcp]"), digest credentials answered only
-	 * for challenges of realm (NULL realm: the proxy's host), and REGISTER
-	 * of username@proxy-host with refresh before expiry. */
+	 * for challenges of realm (NULL or "": any realm), and REGISTER of
+	 * username@proxy-host. nua refreshes the binding at about half the
+	 * granted expiry, answering later challenges of the same realm from
+	 * its own cache, and un-REGISTERs it in sip_stop(). */
 	const char *outbound;
 	const char *username, *password, *realm;
 	bool do_register;
@@ -68,7 +70,7 @@ struct sip_invite {
 enum sip_leg_kind {
 	SIP_LEG_PROGRESS = 0, /* 18x; sdp set when it carried an answer (early media) */
 	SIP_LEG_ANSWERED,     /* 2xx, ACKed by the stack; sdp = the callee's answer */
-	SIP_LEG_FAILED,       /* final >= 300 (status), or no response at all (408) */
+	SIP_LEG_FAILED,       /* final >= 300 (status); no response: 408, unreachable: 503 */
 	SIP_LEG_ENDED,        /* the callee sent BYE after answering */
 };
 
@@ -97,8 +99,10 @@ struct sip_callbacks {
 int sip_start(struct sip **sipp, const struct sip_opts *o, const struct sip_callbacks *cb,
               void *arg);
 
-/* Shuts nua down (pending transactions are answered), joins the thread and
- * frees everything. NULL is allowed. Not from the SIP thread. */
+/* Shuts nua down (pending transactions are answered, bindings
+ * un-REGISTERed: a registrar that does not answer holds this up to ~32 s),
+ * joins the thread and frees everything. NULL is allowed. Not from the SIP
+ * thread. */
 void sip_stop(struct sip *sip);
 
 /* Runs fn(arg) on the SIP thread. Returns 0 (fn will run exactly once),
@@ -112,7 +116,9 @@ int sip_post(struct sip *sip, void (*fn)(void *arg), void *arg);
 int sip_respond(struct sip *sip, sip_call_t call, int status, const char *reason);
 
 /* Sends a response carrying pinbridge's SDP (183 early media, 200 answer)
- * to an inbound INVITE. SIP thread only. 0, ENOENT for a gone call. */
+ * to an inbound INVITE; after a 2xx, sip_hangup() sends BYE. SIP thread
+ * only. 0, EINVAL (status not 101..299, no sdp), ENOENT for a gone or
+ * already answered call. */
 int sip_answer(struct sip *sip, sip_call_t call, int status, const char *sdp);
 
 /* An outbound INVITE through a trunk. Every header is pinbridge's own:
@@ -120,17 +126,19 @@ int sip_answer(struct sip *sip, sip_call_t call, int status, const char *sdp);
  *   From         <sip:<from_user>@<advertise>>;tag=...
  *   P-Asserted-Identity  <sip:<from_user>@<advertise>>
  *   To           <sip:<to_user>@<host:port of proxy>>
- * with a fresh Call-ID, pinbridge's Contact, Via and User-Agent, and sdp
- * as the offer. A 401/407 is answered once with username/password when
- * the challenge's realm is realm (NULL realm: any); otherwise it is the
- * leg's final failure. SIP thread only. 0 and *leg, EINVAL, ENOMEM. */
+ * with a fresh Call-ID, pinbridge's Contact (<sip:from_user@advertise>
+ * when sip_opts.advertise is set), Via and User-Agent, and sdp as the
+ * offer; to_user and from_user may hold only [A-Za-z0-9+*._-]. A 401/407
+ * is answered once with username/password when the challenge's realm is
+ * realm (NULL or "": any); otherwise it is the leg's final failure. SIP
+ * thread only. 0 and *leg, EINVAL, ENOMEM. */
 struct sip_dial {
-	const char *proxy;     /* the trunk's outbound URI, "sip:host:port..." */
-	const char *to_user;   /* the callee in the trunk's dial format */
-	const char *from_user; /* the presented VN */
-	const char *sdp;       /* pinbridge's offer */
+	const char *proxy;                       /* the trunk's outbound URI, "sip:host:port..." */
+	const char *to_user;                     /* the callee in the trunk's dial format */
+	const char *from_user;                   /* the presented VN */
+	const char *sdp;                         /* pinbridge's offer */
 	const char *username, *password, *realm; /* may be NULL */
-	const char *log_id;    /* the call_sid, for log lines */
+	const char *log_id;                      /* the call_sid, for log lines */
 };
 int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg);
 
