@@ -1,0 +1,880 @@
+"""Calls (issue 4, DESIGN §3, §4, §6): direct routing, hunting, masking,
+anchored media, call records and call-completed webhooks, on the real
+binary with SIPp parties and the test's own RTP peers.
+
+pinbridge listens on 127.0.0.1; callers run on 127.0.0.2, callees on
+127.0.0.3 (the trunk's outbound proxy is the callee SIPp's port there), and
+an outsider on 127.0.0.4. Tenants: "calls" (PINs off on both sides, short
+ring timeout and hunt cap) and "calldemo" (the sample's pin a on, b off,
+for the B-calls-A direct path); both post call-completed events to one
+receiver.
+
+The test_standalone_* tests run the SIPp scenarios and RTP peers against
+each other without pinbridge: they check the harness itself.
+
+Every wait is bounded; each test stays well under 30 s.
+"""
+import datetime
+import json
+import itertools
+import re
+import time
+import uuid
+
+import pytest
+
+from pbcall import (CALLEE_IP, CALLER_IP, OUTSIDER_IP, PB_IP, PCMA, PCMU, RtpPeer, Sipp,
+                    audio_frames, find_frames, free_port_on, hunt_scenario, metric_sum,
+                    parse_metrics, port_closed, scenario, sip_options, uri_user)
+from pbdata import number, ok, txn
+from pbhook import Receiver, check_signature, webhooks_block
+from pbserver import Server
+
+# --- what pinbridge exports (names in one place) ---------------------------------
+M_ACTIVE = "pinbridge_calls_active"
+M_TOTAL = "pinbridge_calls_total"                  # label outcome
+M_SETUP_COUNT = "pinbridge_call_setup_seconds_count"
+M_RELAYED = "pinbridge_rtp_packets_relayed_total"
+M_DROPPED = "pinbridge_rtp_packets_dropped_total"
+
+# --- the calls API and its records ------------------------------------------------
+CALLS_LIST_KEY = "calls"   # data = {"calls": [...], "next_cursor": ...}
+RECORD_KEYS = {"call_sid", "greenpin_id", "transaction_id", "vn", "from", "to", "call_type",
+               "dial_call_status", "start_time", "started_at", "answered_at", "ended_at",
+               "dial_call_duration", "on_call_duration", "direction", "state"}
+EVENT_KEYS = (RECORD_KEYS - {"state"}) | {"current_time", "source", "recording_url"}
+SID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+CALLS, DEMO = "calls", "calldemo"
+POOLS = {CALLS: "+917100000000-+917100000099", DEMO: "+917200000000-+917200000099"}
+UNKNOWN_VN = "+917300000042"    # in no tenant's pool
+SECRETS = {t: "cc-%s-%s" % (t, uuid.uuid4().hex[:8]) for t in POOLS}
+HOOK_PATHS = {CALLS: "/hooks/calls", DEMO: "/hooks/calldemo"}
+RING_TIMEOUT = 2.0
+MAX_HUNT = 6.0
+CREDS = {t: ("%s-key" % t, "%s-token" % t) for t in POOLS}
+
+
+def tenant_block(tid, pin_a, pin_b, hook_url):
+    return """  { id = "%s"; api_key = "%s-key"; api_token = "%s-token";
+    country = "91"; national_length = 10; countries = ["91"]; timezone = "UTC"; trunk = "calltrunk";
+    vns = ["%s"];
+    pin = { a = %s; b = %s; };
+    ring_timeout = "%dms"; max_hunt = "%dms";
+    %s
+  }""" % (tid, tid, tid, POOLS[tid], "true" if pin_a else "false", "true" if pin_b else "false",
+          RING_TIMEOUT * 1000, MAX_HUNT * 1000,
+          webhooks_block(SECRETS[tid], call_completed=hook_url, backoff="200ms"))
+
+
+def call_config(callee_port, rx):
+    trunk = ('trunks = ( { name = "calltrunk"; allow = ["%s/32", "%s/32"];\n'
+             '             outbound = "sip:%s:%d"; dial_format = "e164"; latch = "learn"; } );\n'
+             % (CALLER_IP, CALLEE_IP, CALLEE_IP, callee_port))
+    blocks = [tenant_block(CALLS, False, False, rx.url(HOOK_PATHS[CALLS])),
+              tenant_block(DEMO, True, False, rx.url(HOOK_PATHS[DEMO]))]
+    return ('sweep_interval = "100ms";\nstore = { map_size = "256M"; };\n%s'
+            'tenants = (\n%s\n);\n' % (trunk, ",\n".join(blocks)))
+
+
+class Env:
+    def __init__(self):
+        self.vns = {t: ("+%d" % n for n in itertools.count(int(POOLS[t].split("-")[0][1:])))
+                    for t in POOLS}
+
+    def vn(self, tenant):
+        return next(self.vns[tenant])
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """The module's pinbridge and webhook receiver. Fails every test at once
+    when pinbridge does not answer SIP at all (OPTIONS from a trunk)."""
+    e = Env()
+    e.tmp = str(tmp_path_factory.mktemp("calls"))
+    e.rx = Receiver(name="calls").start()
+    e.callee_port = free_port_on(CALLEE_IP)
+    e.server = Server(e.tmp, call_config(e.callee_port, e.rx), name="calls", creds=CREDS)
+    try:
+        e.server.start()
+        status = None
+        for _ in range(3):
+            status = sip_options(e.server.sip_port)
+            if status:
+                break
+        if status != 200:
+            pytest.fail("pinbridge does not answer SIP on %s:%d (OPTIONS -> %s); log:\n%s"
+                        % (PB_IP, e.server.sip_port, status, e.server.log_tail(2000)))
+        yield e
+    finally:
+        alive = e.server.alive()
+        rc = e.server.stop()
+        e.rx.close()
+    assert alive, "calls server died during the run; log:\n" + e.server.log_tail()
+    assert rc == 0, "calls server exit code %s on SIGTERM; log:\n%s" % (rc, e.server.log_tail())
+
+
+class Parties:
+    """The SIPp processes and RTP peers of one test; closed at its end."""
+
+    def __init__(self, tmp, env=None):
+        self.tmp = tmp
+        self.env = env
+        self.sipps = []
+        self.peers = []
+        self.caller_ua = "CallerUA-%s" % uuid.uuid4().hex[:10]
+        self.callee_ua = "CalleeUA-%s" % uuid.uuid4().hex[:10]
+
+    def peer(self, ip, name):
+        p = RtpPeer(ip, name)
+        self.peers.append(p)
+        return p
+
+    def callee(self, path, peer, number_, codecs="0", te=101, max_calls=1, timeout=20, port=None,
+               ip=CALLEE_IP, **extra):
+        keys = dict(callee=number_, ua=self.callee_ua, rtp_ip=peer.ip, rtp_port=peer.port,
+                    codecs=codecs, te_pt=te, **extra)
+        s = Sipp(self.tmp, path, ip, "callee", keys, port=port or self.env.callee_port,
+                 max_calls=max_calls, timeout=timeout)
+        self.sipps.append(s)
+        return s.start()
+
+    def caller(self, path, vn, number_, peer, codecs="0 8", te=101, ip=CALLER_IP, timeout=20,
+               remote=None, transport="u1", name="caller"):
+        keys = dict(caller=number_, ua=self.caller_ua, rtp_ip=peer.ip, rtp_port=peer.port,
+                    codecs=codecs, te_pt=te)
+        s = Sipp(self.tmp, path, ip, name, keys, service=vn, timeout=timeout, transport=transport,
+                 remote=remote or "%s:%d" % (PB_IP, self.env.server.sip_port))
+        self.sipps.append(s)
+        return s.start()
+
+    def close(self):
+        for s in self.sipps:
+            s.kill()
+        for p in self.peers:
+            p.close()
+
+    def describe(self):
+        out = [s.describe() for s in self.sipps]
+        if self.env:
+            out.append("pinbridge log tail:\n" + self.env.server.log_tail(3000))
+        return "\n".join(out)
+
+
+@pytest.fixture
+def parties(tmp_path, request):
+    env = request.getfixturevalue("env") if "env" in request.fixturenames else None
+    p = Parties(str(tmp_path), env)
+    yield p
+    p.close()
+    if env is not None:  # no call may outlive its test
+        wait_active(env, 0, timeout=8)
+
+
+# --- helpers ---------------------------------------------------------------------
+
+def metrics(env):
+    r = env.server.request("GET", "/metrics", auth=False)
+    assert r.status == 200, r
+    return parse_metrics(r.raw.decode())
+
+
+def active_calls(env):
+    v = metric_sum(metrics(env), M_ACTIVE)
+    assert v is not None, "%s not exported" % M_ACTIVE
+    return v
+
+
+def wait_active(env, n, timeout=5.0):
+    end = time.monotonic() + timeout
+    while True:
+        v = active_calls(env)
+        if v == n:
+            return
+        if time.monotonic() > end:
+            raise AssertionError("%s stayed %s, want %s" % (M_ACTIVE, v, n))
+        time.sleep(0.05)
+
+
+def allocate(env, tenant, a_numbers, b_numbers, usage="twoway", vn=None):
+    vn = vn or env.vn(tenant)
+    body = {"transaction_id": txn("call"), "a": {"numbers": a_numbers, "vns": [vn]},
+            "b": {"numbers": b_numbers}, "usage": usage}
+    return ok(env.server.create(body, tenant=tenant)), vn
+
+
+def calls_path(tenant, rest=""):
+    return "/v1/tenants/%s/calls%s" % (tenant, rest)
+
+
+def list_calls(env, tenant, gid):
+    r = env.server.request("GET", calls_path(tenant, "?greenpin_id=" + gid), tenant=tenant)
+    data = ok(r)
+    items = data.get(CALLS_LIST_KEY) if isinstance(data, dict) else data
+    assert isinstance(items, list), "calls list data without %r: %r" % (CALLS_LIST_KEY, r)
+    return items
+
+
+def wait_records(env, tenant, gid, n=1, timeout=10.0):
+    """The allocation's call records once n of them are completed."""
+    end = time.monotonic() + timeout
+    while True:
+        items = list_calls(env, tenant, gid)
+        if len([c for c in items if c.get("state") == "completed"]) >= n:
+            return items
+        if time.monotonic() > end:
+            raise AssertionError("%d completed call record(s) of %s not listed within %ss: %r"
+                                 % (n, gid, timeout, items))
+        time.sleep(0.1)
+
+
+def iso(s):
+    assert isinstance(s, str) and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", s), s
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def check_record(env, tenant, rec, alloc, vn, frm, to, call_type, dial_status, t0, t1,
+                 answered, talk=None):
+    """Asserts one completed record; talk: seconds the parties talked."""
+    assert RECORD_KEYS <= set(rec), "record lacks %s: %r" % (RECORD_KEYS - set(rec), rec)
+    assert SID_RE.match(rec["call_sid"]), rec
+    assert rec["greenpin_id"] == alloc["greenpin_id"], rec
+    assert rec["transaction_id"] == alloc["transaction_id"], rec
+    assert rec["vn"] == vn and rec["from"] == frm and rec["to"] == to, rec
+    assert rec["call_type"] == call_type, rec
+    assert rec["dial_call_status"] == dial_status, rec
+    assert rec["direction"] == "incoming" and rec["state"] == "completed", rec
+    started, ended = iso(rec["started_at"]), iso(rec["ended_at"])
+    assert t0 - 2 <= started <= ended <= t1 + 2, (t0, t1, rec)
+    assert abs(iso(rec["start_time"]) - started) < 1.5, rec
+    for k in ("dial_call_duration", "on_call_duration"):
+        assert isinstance(rec[k], int) and rec[k] >= 0, rec
+    # README's reading of the reference: on_call_duration from the call's
+    # start to its end, dial_call_duration from the callee's answer to the
+    # end (0 when never answered), whole seconds truncated
+    assert abs(rec["on_call_duration"] - (ended - started)) < 1.01, rec
+    if answered:
+        answered_at = iso(rec["answered_at"])
+        assert started <= answered_at <= ended, rec
+        assert abs(rec["dial_call_duration"] - (ended - answered_at)) < 1.01, rec
+        assert rec["on_call_duration"] >= rec["dial_call_duration"], rec
+        if talk is not None:
+            assert abs((ended - answered_at) - talk) <= 1.0, "talked ~%.1fs: %s" % (talk, json.dumps(rec))
+    else:
+        assert rec["answered_at"] is None, rec
+        assert rec["dial_call_duration"] == 0, "unanswered call with a talk time: %s" % json.dumps(rec)
+    r = env.server.request("GET", calls_path(tenant, "/" + rec["call_sid"]), tenant=tenant)
+    one = ok(r)
+    assert one == rec, "GET /calls/{sid} differs from the list: %r vs %r" % (one, rec)
+    return rec
+
+
+def check_event(env, tenant, rec, timeout=10.0):
+    """The call-completed webhook of rec arrived, signed, with rec's fields."""
+    sid = rec["call_sid"]
+    hits = env.rx.wait(lambda: [h for h in env.rx.got(path=HOOK_PATHS[tenant])
+                                if isinstance(h.json, dict) and h.json.get("call_sid") == sid],
+                       timeout, "call-completed event for %s" % sid)
+    h = hits[0]
+    assert h.method == "POST" and h.event == "call-completed", h
+    check_signature(h, SECRETS[tenant])
+    body = h.json
+    assert EVENT_KEYS <= set(body), "event lacks %s: %r" % (EVENT_KEYS - set(body), body)
+    for k in RECORD_KEYS - {"state"}:
+        assert body[k] == rec[k], "event %s=%r, record %r" % (k, body[k], rec[k])
+    assert body["source"] == "pinbridge", body
+    iso(body["current_time"])
+    return body
+
+
+class Answered:
+    """An answered call: SIPp parties, RTP peers pointed at pinbridge."""
+
+
+def answered_call(p, vn, caller_num, callee_num, caller_codecs="0 8", caller_te=101,
+                  callee_codecs="0", callee_te=101, ring_ms=300, caller_hold_ms=3000,
+                  callee_hold_ms=12000, callee_scenario="call_uas_answer", early_ms=None):
+    c = Answered()
+    c.caller_peer = p.peer(CALLER_IP, "caller")
+    c.callee_peer = p.peer(CALLEE_IP, "callee")
+    if callee_scenario == "call_uas_early":
+        path = scenario("call_uas_early", p.tmp, EARLY_MS=early_ms or ring_ms, HOLD_MS=callee_hold_ms)
+    else:
+        path = scenario("call_uas_answer", p.tmp, RING_MS=ring_ms, HOLD_MS=callee_hold_ms)
+    c.t0 = time.time()
+    c.uas = p.callee(path, c.callee_peer, callee_num, callee_codecs, callee_te)
+    c.uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=caller_hold_ms), vn, caller_num,
+                     c.caller_peer, caller_codecs, caller_te)
+    c.invite = c.uas.wait_received("INVITE", timeout=8)
+    assert c.invite.sdp is not None, "INVITE to the callee without SDP: %s" % c.invite.text
+    c.callee_peer.set_remote(c.invite.sdp)
+    c.ok = c.uac.wait_received(status=200, timeout=8 + ring_ms / 1000.0 + (early_ms or 0) / 1000.0,
+                               pred=lambda m: m.cseq_method == "INVITE")
+    c.t_answer = time.monotonic()
+    assert c.ok.sdp is not None, "200 to the caller without SDP: %s" % c.ok.text
+    c.caller_peer.set_remote(c.ok.sdp)
+    c.caller_codec = c.ok.sdp.codec
+    c.callee_codec = PCMU if callee_codecs.split()[0] == "0" else PCMA
+    return c
+
+
+def finish(c, timeout=20):
+    rc_a, rc_b = c.uac.wait(timeout), c.uas.wait(timeout)
+    c.t1 = time.time()
+    return rc_a, rc_b
+
+
+def exchange(c, n=50):
+    """Both peers send n distinct frames at once; returns (caller frames,
+    callee frames)."""
+    fa = audio_frames(1000 + c.caller_peer.port, n, c.caller_codec)
+    fb = audio_frames(2000 + c.callee_peer.port, n, c.callee_codec)
+    c.caller_peer.send_rtcp()
+    c.callee_peer.send_rtcp()
+    ta = c.caller_peer.send_frames(c.caller_codec, fa)
+    tb = c.callee_peer.send_frames(c.callee_codec, fb)
+    ta.join(5)
+    tb.join(5)
+    c.caller_peer.send_rtcp()
+    c.callee_peer.send_rtcp()
+    time.sleep(0.3)
+    return fa, fb
+
+
+def payloads(packets):
+    return [pk.payload for pk in packets]
+
+
+def assert_stream_rewritten(peer, label):
+    """What peer got is one stream of pinbridge's: not the sender's SSRC,
+    one SSRC, sequence numbers consecutive."""
+    got = peer.packets()
+    assert got, "%s got no RTP" % label
+    ssrcs = {pk.ssrc for pk in got}
+    assert len(ssrcs) == 1, "%s got several SSRCs: %s" % (label, ["%08x" % s for s in ssrcs])
+    seqs = [pk.seq for pk in got]
+    gaps = sum(1 for a, b in zip(seqs, seqs[1:]) if (b - a) & 0xFFFF != 1)
+    assert gaps <= 2, "%s: sequence numbers not continuous (%d gaps): %s" % (label, gaps, seqs[:80])
+    return ssrcs.pop()
+
+
+# --- the harness alone (no pinbridge) --------------------------------------------
+
+def test_standalone_answer_and_audio(parties):
+    """call_uac.xml against call_uas_answer.xml directly, RTP peer to peer:
+    the scenarios, the trace parser, the peers and find_frames work."""
+    p = parties
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    uas = p.callee(scenario("call_uas_answer", p.tmp, RING_MS=200, HOLD_MS=8000), b, "+919800000002",
+                   codecs="8", te=96, port=free_port_on(CALLEE_IP))
+    uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=2000), "+917100000001", "+919800000001", a,
+                   codecs="0 8", te=101, remote="%s:%d" % (CALLEE_IP, uas.port))
+    inv = uas.wait_received("INVITE")
+    assert uri_user(inv.header("From")) == "+919800000001"
+    assert inv.header("User-Agent") == p.caller_ua
+    assert inv.sdp.ip == CALLER_IP and inv.sdp.port == a.port and inv.sdp.pts == [0, 8, 101]
+    assert inv.sdp.pt_of("telephone-event") == 101
+    b.set_remote(inv.sdp)
+    ok200 = uac.wait_received(status=200)
+    assert ok200.sdp.port == b.port and ok200.sdp.codec == PCMA and ok200.sdp.pt_of("telephone-event") == 96
+    a.set_remote(ok200.sdp)
+    fa, fb = audio_frames(1, 25, PCMA), audio_frames(2, 25, PCMA)
+    a.send_frames(PCMA, fa).join(3)
+    b.send_frames(PCMA, fb).join(3)
+    a.send_event(96, 5)
+    a.send_rtcp()
+    time.sleep(0.2)
+    assert find_frames(fa, PCMA, payloads(b.packets(PCMA)), PCMA) == 25
+    assert find_frames(fb, PCMA, payloads(a.packets(PCMA)), PCMA) == 25
+    assert find_frames(fb, PCMA, payloads(b.packets(PCMA)), PCMA) == 0
+    assert find_frames(fa, PCMA, [pcmu_of(x) for x in payloads(b.packets(PCMA))], PCMU) == 25
+    ev = b.packets(96)
+    assert [pk.event()[0] for pk in ev] == [5] * 8 and ev[-1].event()[1]
+    assert a.cname in b.rtcp_cnames()
+    assert uac.wait() == 0, uac.describe()
+    assert uas.wait() == 0, uas.describe()
+    assert [m.method for m in uas.received()] == ["INVITE", "ACK", "BYE"]
+    assert [m.status for m in uac.received()] == [180, 200, 200]
+
+
+def pcmu_of(payload):
+    from pbcall import transcode
+    return transcode(payload, PCMA, PCMU)
+
+
+def test_standalone_callee_hangs_up(parties):
+    p = parties
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    uas = p.callee(scenario("call_uas_early", p.tmp, EARLY_MS=300, HOLD_MS=500), b, "+919800000002",
+                   port=free_port_on(CALLEE_IP))
+    uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=8000), "+917100000001", "+919800000001", a,
+                   remote="%s:%d" % (CALLEE_IP, uas.port))
+    assert uac.wait(15) == 0, uac.describe()
+    assert uas.wait(15) == 0, uas.describe()
+    assert [m.status for m in uac.received() if m.is_response] == [183, 200]
+    assert uac.received()[0].sdp.port == b.port, "183 carries the callee's SDP"
+    assert [m.method for m in uac.received() if not m.is_response] == ["BYE"]
+
+
+@pytest.mark.parametrize("kind,want", [("busy", 486), ("reject", 603)])
+def test_standalone_failures(parties, kind, want):
+    p = parties
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    uas = p.callee(scenario("call_uas_" + kind, p.tmp), b, "+919800000002", timeout=10,
+                   port=free_port_on(CALLEE_IP))
+    uac = p.caller(scenario("call_uac", p.tmp), "+917100000001", "+919800000001", a, timeout=10,
+                   remote="%s:%d" % (CALLEE_IP, uas.port))
+    assert uac.wait(15) == 0, uac.describe()
+    assert uac.final_status() == want
+    assert uas.wait(15) == 0, uas.describe()
+    assert [m.method for m in uas.received()] == ["INVITE", "ACK"]
+
+
+def test_standalone_cancel(parties):
+    p = parties
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    uas = p.callee(scenario("call_uas_noanswer", p.tmp), b, "+919800000002", port=free_port_on(CALLEE_IP))
+    uac = p.caller(scenario("call_uac_cancel", p.tmp, CANCEL_MS=300), "+917100000001", "+919800000001",
+                   a, remote="%s:%d" % (CALLEE_IP, uas.port))
+    assert uac.wait(15) == 0, uac.describe()
+    assert uas.wait(15) == 0, uas.describe()
+    assert uac.final_status() == 487
+    assert [m.method for m in uas.received()] == ["INVITE", "CANCEL", "ACK"]
+
+
+def test_standalone_hunt_scenario(parties):
+    """The generated hunting callee gives each number its own behaviour."""
+    p = parties
+    nums = ["+919800000011", "+919800000012", "+919800000013"]
+    b = p.peer(CALLEE_IP, "callee")
+    path = hunt_scenario(p.tmp, [(nums[0], ("busy",)), (nums[1], ("noanswer",)),
+                                 (nums[2], ("answer", 100, 5000))])
+    uas = p.callee(path, b, "callee", max_calls=4, port=free_port_on(CALLEE_IP), timeout=15)
+    got = []
+    for n in nums + ["+919800000019"]:
+        a = p.peer(CALLER_IP, "caller")
+        path = (scenario("call_uac_cancel", p.tmp, CANCEL_MS=200) if n == nums[1]
+                else scenario("call_uac", p.tmp, HOLD_MS=300))
+        uac = p.caller(path, n, "+919800000001", a, remote="%s:%d" % (CALLEE_IP, uas.port),
+                       name="caller" + n[-2:], timeout=10)
+        assert uac.wait(12) == 0, uac.describe()
+        got.append(uac.final_status())
+    assert got == [486, 487, 200, 404]
+    assert uas.wait(10) == 0, uas.describe()
+
+
+# --- pinbridge: audio, transcoding, DTMF, RTCP, masking ------------------------------
+
+def test_direct_call_audio_both_ways(env, parties):
+    """A calls the VN, B answers: audio each side sends arrives at the other
+    byte for byte (PCMU both legs), as pinbridge's own stream; RFC 4733
+    events cross; the caller hangs up and everything ends."""
+    caller, callee = number(), number()
+    alloc, vn = allocate(env, CALLS, [caller], [callee])
+    m0 = metrics(env)
+    c = answered_call(parties, vn, caller, callee, caller_codecs="0", callee_codecs="0",
+                      caller_hold_ms=3500)
+    wait_active(env, 1)
+    fa, fb = exchange(c)
+    c.caller_peer.send_event(101, 5)
+    c.callee_peer.send_event(101, 9)
+    time.sleep(0.3)
+    at_callee = c.callee_peer.packets(PCMU)
+    at_caller = c.caller_peer.packets(PCMU, since=c.t_answer)
+    assert find_frames(fa, PCMU, payloads(at_callee), PCMU) >= 45, \
+        "caller audio at the callee: %d packets %r" % (len(at_callee), at_callee[:5])
+    assert find_frames(fb, PCMU, payloads(at_caller), PCMU) >= 45, \
+        "callee audio at the caller: %d packets %r" % (len(at_caller), at_caller[:5])
+    ev_b = c.callee_peer.packets(101)
+    assert ev_b and {pk.event()[0] for pk in ev_b} == {5} and any(pk.event()[1] for pk in ev_b), ev_b
+    assert len({pk.ts for pk in ev_b}) == 1, "one event, one timestamp: %r" % ev_b
+    ev_a = c.caller_peer.packets(101)
+    assert ev_a and {pk.event()[0] for pk in ev_a} == {9}, ev_a
+    assert assert_stream_rewritten(c.callee_peer, "callee") != c.caller_peer.ssrc
+    assert assert_stream_rewritten(c.caller_peer, "caller") != c.callee_peer.ssrc
+    for pk in c.callee_peer.packets():
+        assert pk.src == (c.invite.sdp.ip, c.invite.sdp.port), "RTP to the callee from %s" % (pk.src,)
+    rc = finish(c)
+    assert rc == (0, 0), parties.describe()
+    assert [m.method for m in c.uas.received() if not m.is_response][-1] == "BYE", parties.describe()
+    wait_active(env, 0)
+    m1 = metrics(env)
+    rel = (metric_sum(m1, M_RELAYED) or 0) - (metric_sum(m0, M_RELAYED) or 0)
+    assert metric_sum(m1, M_RELAYED) is not None, "%s not exported" % M_RELAYED
+    assert rel >= 90, "%s grew by %s for ~100 relayed packets" % (M_RELAYED, rel)
+    assert metric_sum(m1, M_DROPPED) is not None, "%s not exported" % M_DROPPED
+    assert metric_sum(m1, M_TOTAL) - (metric_sum(m0, M_TOTAL) or 0) == 1
+    assert (metric_sum(m1, M_TOTAL, outcome="completed") -
+            (metric_sum(m0, M_TOTAL, outcome="completed") or 0)) == 1
+    assert metric_sum(m1, M_SETUP_COUNT) - (metric_sum(m0, M_SETUP_COUNT) or 0) == 1
+    rec = check_record(env, CALLS, wait_records(env, CALLS, alloc["greenpin_id"])[0], alloc, vn,
+                       caller, callee, "completed", "completed", c.t0, c.t1, True, talk=3.5)
+    check_event(env, CALLS, rec)
+
+
+@pytest.mark.parametrize("caller_codecs,caller_te,callee_codecs,callee_te", [
+    ("0", 96, "8", 101),    # PCMU caller, PCMA callee; te 96 <-> 101
+    ("8", 101, "0", 96),    # PCMA caller, PCMU callee; callee answers te 96 to an offer of 101
+])
+def test_transcoding_and_event_payload_types(env, parties, caller_codecs, caller_te, callee_codecs,
+                                             callee_te):
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    c = answered_call(parties, vn, caller, callee, caller_codecs=caller_codecs, caller_te=caller_te,
+                      callee_codecs=callee_codecs, callee_te=callee_te, caller_hold_ms=3500)
+    caller_pt = int(caller_codecs)
+    assert c.caller_codec == caller_pt, "answer to the caller: %s" % c.ok.sdp.text
+    assert c.ok.sdp.pt_of("telephone-event") == caller_te, c.ok.sdp.text
+    offer = c.invite.sdp
+    assert {PCMU, PCMA} <= set(offer.pts) and offer.pt_of("telephone-event") is not None, offer.text
+    fa, fb = exchange(c)
+    c.caller_peer.send_event(caller_te, 3)
+    c.callee_peer.send_event(callee_te, 8)
+    time.sleep(0.3)
+    at_callee = c.callee_peer.packets(c.callee_codec)
+    at_caller = c.caller_peer.packets(c.caller_codec, since=c.t_answer)
+    assert find_frames(fa, c.caller_codec, payloads(at_callee), c.callee_codec) >= 45, \
+        "caller audio (pt %d) at the callee (pt %d): %d packets, pts seen %s" % (
+            c.caller_codec, c.callee_codec, len(at_callee), sorted({pk.pt for pk in c.callee_peer.packets()}))
+    assert find_frames(fb, c.callee_codec, payloads(at_caller), c.caller_codec) >= 45, \
+        "callee audio at the caller: %d packets, pts seen %s" % (
+            len(at_caller), sorted({pk.pt for pk in c.caller_peer.packets()}))
+    assert not c.callee_peer.packets(c.caller_codec) or c.caller_codec == c.callee_codec, \
+        "the callee got the caller's codec untranscoded"
+    ev_b = c.callee_peer.packets(callee_te)
+    assert ev_b and {pk.event()[0] for pk in ev_b} == {3}, \
+        "event at the callee with its pt %d: %r (all pts %s)" % (
+            callee_te, ev_b, sorted({pk.pt for pk in c.callee_peer.packets()}))
+    assert not c.callee_peer.packets(caller_te), "caller's te pt %d reached the callee" % caller_te
+    ev_a = c.caller_peer.packets(caller_te, since=c.t_answer)
+    assert ev_a and {pk.event()[0] for pk in ev_a} == {8}, ev_a
+    assert not c.caller_peer.packets(callee_te), "callee's te pt %d reached the caller" % callee_te
+    assert finish(c) == (0, 0), parties.describe()
+
+
+def _forbidden(text, tokens):
+    """Tokens (str or compiled regex) found in text."""
+    hits = []
+    for t in tokens:
+        if isinstance(t, str):
+            if t.lower() in text.lower():
+                hits.append(t)
+        elif t.search(text):
+            hits.append(t.pattern)
+    return hits
+
+
+def _num_re(n):
+    return re.compile(r"(?<![0-9])%d(?![0-9])" % n)
+
+
+def test_masking_both_ways(env, parties):
+    """The callee sees the VN in From and P-Asserted-Identity and nothing of
+    the caller (number, address, ports, Call-ID, tags, User-Agent, SDP
+    origin) in any header, SDP or RTCP; the caller sees nothing of the
+    callee either."""
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    # pinbridge's first report on a leg comes 5 s after it starts
+    c = answered_call(parties, vn, caller, callee, caller_hold_ms=7500)
+    exchange(c, n=20)
+    assert c.callee_peer.wait_rtcp(7), "no RTCP from pinbridge to the callee"
+    assert c.caller_peer.wait_rtcp(7), "no RTCP from pinbridge to the caller"
+    assert finish(c) == (0, 0), parties.describe()
+
+    inv = c.invite
+    assert uri_user(inv.header("From")) == vn, inv.header("From")
+    assert inv.header("P-Asserted-Identity") and uri_user(inv.header("P-Asserted-Identity")) == vn, inv.text
+    assert uri_user(inv.ruri) == callee, inv.ruri
+    sdp = inv.sdp
+    assert sdp.ip == PB_IP and sdp.port != c.caller_peer.port, sdp.text
+    assert {PCMU, PCMA} <= set(sdp.pts) and sdp.pt_of("telephone-event") == 101, sdp.text
+    assert c.ok.sdp.ip == PB_IP, c.ok.sdp.text
+
+    sent_invite = c.uac.sent("INVITE")[0]
+    caller_callid = sent_invite.header("Call-ID")
+    caller_tag = re.search(r"tag=([^;>\s]+)", sent_invite.header("From")).group(1)
+    caller_tokens = [caller, caller[3:], caller[1:], CALLER_IP, caller_callid, caller_callid.split("@")[0],
+                     caller_tag, parties.caller_ua, "53655765", "2353687637", c.caller_peer.cname,
+                     _num_re(c.uac.port), _num_re(c.caller_peer.port), _num_re(c.caller_peer.port + 1)]
+    for m in c.uas.received():
+        leak = _forbidden(m.text, caller_tokens)
+        assert not leak, "callee got %s carrying the caller's %s:\n%s" % (m.start, leak, m.text)
+    for cname in c.callee_peer.rtcp_cnames():
+        assert not _forbidden(cname, caller_tokens + [c.callee_peer.cname]), "RTCP CNAME %r at the callee" % cname
+
+    callee_tag = re.search(r"tag=([^;>\s]+)", c.uas.sent(status=200)[0].header("To")).group(1)
+    callee_tokens = [callee, callee[3:], callee[1:], CALLEE_IP, parties.callee_ua, callee_tag,
+                     c.callee_peer.cname, _num_re(c.uas.port), _num_re(c.callee_peer.port),
+                     _num_re(c.callee_peer.port + 1)]
+    for cid in {m.header("Call-ID") for m in c.uas.received()}:
+        callee_tokens.append(cid)
+    for m in c.uac.received():
+        leak = _forbidden(m.text, callee_tokens)
+        assert not leak, "caller got %s carrying the callee's %s:\n%s" % (m.start, leak, m.text)
+    for cname in c.caller_peer.rtcp_cnames():
+        assert not _forbidden(cname, callee_tokens + [c.caller_peer.cname]), "RTCP CNAME %r at the caller" % cname
+    for pk in c.callee_peer.packets():
+        assert pk.ssrc != c.caller_peer.ssrc
+    for pk in c.caller_peer.packets():
+        assert pk.ssrc != c.callee_peer.ssrc
+
+
+def test_ringback_then_answer(env, parties):
+    """180 at once with pinbridge's SDP; generated ringback until the callee
+    answers, then the callee's audio on the same stream."""
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    c = answered_call(parties, vn, caller, callee, ring_ms=1500, caller_hold_ms=2000)
+    ringing = [m for m in c.uac.received() if m.status == 180]
+    assert ringing, "no 180 before the answer: %r" % c.uac.received()
+    assert ringing[0].sdp is not None and ringing[0].sdp.ip == PB_IP, ringing[0].text
+    assert (ringing[0].sdp.ip, ringing[0].sdp.port) == (c.ok.sdp.ip, c.ok.sdp.port)
+    before = [pk for pk in c.caller_peer.packets() if pk.t < c.t_answer - 0.1]
+    assert len(before) >= 30, "ringback: %d packets in ~1.5s of ringing" % len(before)
+    assert {pk.pt for pk in before} == {c.caller_codec}, {pk.pt for pk in before}
+    assert len({bytes(pk.payload) for pk in before}) > 1 or len(set(before[0].payload)) > 1, \
+        "ringback is constant silence"
+    fa, fb = exchange(c, n=25)
+    assert find_frames(fb, c.callee_codec, payloads(c.caller_peer.packets(since=c.t_answer)),
+                       c.caller_codec) >= 22
+    assert_stream_rewritten(c.caller_peer, "caller (ringback then relay)")
+    assert finish(c) == (0, 0), parties.describe()
+
+
+def test_early_media_reaches_caller(env, parties):
+    """A callee's 183 with SDP: the caller hears the callee's early media
+    (not ringback), then the call is answered."""
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    p = parties
+    callee_peer = p.peer(CALLEE_IP, "callee")
+    caller_peer = p.peer(CALLER_IP, "caller")
+    # answered 1.6 s after the 183, within the tenant's 2 s ring timeout
+    uas = p.callee(scenario("call_uas_early", p.tmp, EARLY_MS=1600, HOLD_MS=12000), callee_peer, callee)
+    uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=1500), vn, caller, caller_peer, codecs="0")
+    inv = uas.wait_received("INVITE", timeout=8)
+    callee_peer.set_remote(inv.sdp)
+    frames = audio_frames(77, 30, PCMU)
+    callee_peer.send_frames(PCMU, frames).join(4)
+    time.sleep(0.1)
+    assert not uac.received(status=200), "answered before the callee's 200"
+    assert any(m.status == 183 or m.status == 180 for m in uac.received()), uac.received()
+    early = caller_peer.packets(PCMU)
+    assert find_frames(frames, PCMU, payloads(early), PCMU) >= 25, \
+        "early media: %d packets at the caller" % len(early)
+    uac.wait_received(status=200, timeout=5)
+    assert uac.wait(15) == 0, p.describe()
+    assert uas.wait(15) == 0, p.describe()
+
+
+# --- pinbridge: ending calls ---------------------------------------------------------
+
+def test_callee_hangs_up(env, parties):
+    """BYE from the callee ends the caller's side too and frees the ports."""
+    caller, callee = number(), number()
+    alloc, vn = allocate(env, CALLS, [caller], [callee])
+    c = answered_call(parties, vn, caller, callee, caller_hold_ms=15000, callee_hold_ms=2000)
+    ports = [(c.ok.sdp.ip, c.ok.sdp.port), (c.invite.sdp.ip, c.invite.sdp.port)]
+    wait_active(env, 1)
+    assert finish(c) == (0, 0), parties.describe()
+    assert [m.method for m in c.uac.received() if not m.is_response] == ["BYE"], parties.describe()
+    assert c.uas.sent("BYE"), "the callee did not hang up itself"
+    wait_active(env, 0)
+    for ip, port in ports:
+        assert port_closed(ip, port), "pinbridge's RTP port %s:%d still open after the call" % (ip, port)
+    rec = check_record(env, CALLS, wait_records(env, CALLS, alloc["greenpin_id"])[0], alloc, vn,
+                       caller, callee, "completed", "completed", c.t0, c.t1, True, talk=2)
+    check_event(env, CALLS, rec)
+
+
+def test_caller_hangs_up_frees_ports(env, parties):
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    c = answered_call(parties, vn, caller, callee, caller_hold_ms=1500)
+    ports = [(c.ok.sdp.ip, c.ok.sdp.port), (c.invite.sdp.ip, c.invite.sdp.port)]
+    assert finish(c) == (0, 0), parties.describe()
+    assert c.uas.received("BYE"), "BYE did not reach the callee"
+    wait_active(env, 0)
+    for ip, port in ports:
+        assert port_closed(ip, port), "pinbridge's RTP port %s:%d still open after the call" % (ip, port)
+
+
+def test_caller_cancel_reaches_callee(env, parties):
+    """The caller gives up while it rings: the callee gets CANCEL, the
+    caller 487; the record is a client-hangup."""
+    p = parties
+    caller, callee = number(), number()
+    alloc, vn = allocate(env, CALLS, [caller], [callee])
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    t0 = time.time()
+    uas = p.callee(scenario("call_uas_noanswer", p.tmp), b, callee)
+    uac = p.caller(scenario("call_uac_cancel", p.tmp, CANCEL_MS=800), vn, caller, a)
+    assert uac.wait(15) == 0, p.describe()
+    assert uas.wait(10) == 0, p.describe()
+    t1 = time.time()
+    assert uac.final_status() == 487
+    assert [m.method for m in uas.received()] == ["INVITE", "CANCEL", "ACK"], p.describe()
+    wait_active(env, 0)
+    rec = check_record(env, CALLS, wait_records(env, CALLS, alloc["greenpin_id"])[0], alloc, vn,
+                       caller, callee, "client-hangup", "canceled", t0, t1, False)
+    check_event(env, CALLS, rec)
+
+
+# --- pinbridge: hunting ------------------------------------------------------------------
+
+def _hunt(env, p, plan, caller_hold_ms=1500, timeout=25):
+    caller = number()
+    alloc, vn = allocate(env, CALLS, [caller], [n for n, _ in plan])
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    t0 = time.time()
+    uas = p.callee(hunt_scenario(p.tmp, plan), b, "callee", max_calls=len(plan), timeout=timeout)
+    uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=caller_hold_ms), vn, caller, a, timeout=timeout)
+    uac.wait(timeout + 3)
+    uas.wait(5)
+    return alloc, vn, caller, uac, uas, t0, time.time()
+
+
+def dialled(uas):
+    return [uri_user(m.ruri) for m in uas.received("INVITE")]
+
+
+def test_hunt_after_busy(env, parties):
+    n1, n2 = number(), number()
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, ("busy",)), (n2, ("answer", 200, 12000))])
+    assert dialled(uas) == [n1, n2], parties.describe()
+    assert uac.final_status() == 200 and uac.rc == 0, parties.describe()
+    rec = check_record(env, CALLS, wait_records(env, CALLS, alloc["greenpin_id"])[0], alloc, vn,
+                       caller, n2, "completed", "completed", t0, t1, True)
+    check_event(env, CALLS, rec)
+
+
+def test_hunt_after_no_answer(env, parties):
+    """The first number rings past ring_timeout: CANCEL to it, the second
+    answers."""
+    n1, n2 = number(), number()
+    t = time.monotonic()
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, ("noanswer",)), (n2, ("answer", 200, 12000))])
+    assert dialled(uas) == [n1, n2], parties.describe()
+    cancels = uas.received("CANCEL")
+    assert len(cancels) == 1 and uri_user(cancels[0].ruri) == n1, parties.describe()
+    invs = uas.received("INVITE")
+    gap = _stamp(invs[1]) - _stamp(invs[0])
+    assert RING_TIMEOUT - 0.3 <= gap <= RING_TIMEOUT + 1.0, "second INVITE %.2fs after the first" % gap
+    assert uac.final_status() == 200 and uac.rc == 0, parties.describe()
+    assert time.monotonic() - t < 25
+
+
+def _stamp(m):
+    return datetime.datetime.strptime(m.stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+
+def test_hunt_all_busy_gives_486(env, parties):
+    n1, n2 = number(), number()
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, ("busy",)), (n2, ("busy",))])
+    assert dialled(uas) == [n1, n2], parties.describe()
+    assert uac.final_status() == 486, parties.describe()
+    rec = check_record(env, CALLS, wait_records(env, CALLS, alloc["greenpin_id"])[0], alloc, vn,
+                       caller, n2, "incomplete", "busy", t0, t1, False)
+    check_event(env, CALLS, rec)
+
+
+def test_hunt_no_answer_and_reject_gives_480(env, parties):
+    """Nobody busy: one rings out, one refuses with 404 -> 480."""
+    n1, n2 = number(), number()
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, ("noanswer",)),
+                                                               (n2, ("reject", 404, "Not Found"))])
+    assert dialled(uas) == [n1, n2], parties.describe()
+    assert uac.final_status() == 480, parties.describe()
+    rec = wait_records(env, CALLS, alloc["greenpin_id"])[0]
+    # which leg the record names is not pinned down: the last dialled, or
+    # the one that rang out; either way it is incomplete and not busy
+    assert rec["to"] in (n1, n2) and rec["dial_call_status"] in ("no-answer", "failed"), rec
+    check_record(env, CALLS, rec, alloc, vn, caller, rec["to"], "incomplete", rec["dial_call_status"],
+                 t0, t1, False)
+    check_event(env, CALLS, rec)
+
+
+def test_hunt_stops_on_decline(env, parties):
+    """603 (a 6xx other than 600) stops the hunt: the second number is never
+    dialled."""
+    n1, n2 = number(), number()
+    _, _, _, uac, uas, _, _ = _hunt(env, parties, [(n1, ("reject", 603, "Decline")),
+                                                   (n2, ("answer", 200, 12000))])
+    assert dialled(uas) == [n1], parties.describe()
+    assert uac.final_status() in (480, 603), parties.describe()
+
+
+# --- pinbridge: routing refusals --------------------------------------------------------
+
+def _refused(env, p, vn, caller, ip=CALLER_IP):
+    a, b = p.peer(ip, "caller"), p.peer(CALLEE_IP, "callee")
+    uas = p.callee(scenario("call_uas_reject", p.tmp, status=(404, "Not Found")), b, "nobody",
+                   timeout=10)
+    uac = p.caller(scenario("call_uac", p.tmp), vn, caller, a, ip=ip, timeout=10)
+    uac.wait(12)
+    time.sleep(0.3)
+    uas.kill()
+    assert not uas.received("INVITE"), "a refused call was dialled: %s" % p.describe()
+    return uac.final_status()
+
+
+def test_unknown_vn_404(env, parties):
+    assert _refused(env, parties, UNKNOWN_VN, number()) == 404, parties.describe()
+
+
+def test_outside_trunk_cidr_403(env, parties):
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    assert _refused(env, parties, vn, caller, ip=OUTSIDER_IP) == 403, parties.describe()
+
+
+def test_no_matching_allocation_403(env, parties):
+    _, vn = allocate(env, CALLS, [number()], [number()])
+    assert _refused(env, parties, vn, number()) == 403, parties.describe()
+
+
+def test_oneway_refuses_b(env, parties):
+    a_num, b_num = number(), number()
+    _, vn = allocate(env, CALLS, [a_num], [b_num], usage="oneway")
+    assert _refused(env, parties, vn, b_num) == 403, parties.describe()
+
+
+def test_pin_side_caller_gets_480_until_the_ivr(env, parties):
+    """calldemo: A's side has a PIN, so A calling would go to the PIN prompt,
+    which this issue answers with 480."""
+    a_num, b_num = number(), number()
+    _, vn = allocate(env, DEMO, [a_num], [b_num])
+    assert _refused(env, parties, vn, a_num) == 480, parties.describe()
+
+
+def test_b_calls_a_direct_on_demo_tenant(env, parties):
+    """calldemo (pin a on, b off): B is dialled through to A at once, A sees
+    the VN; audio flows."""
+    a_num, b_num = number(), number()
+    alloc, vn = allocate(env, DEMO, [a_num], [b_num])
+    c = answered_call(parties, vn, b_num, a_num, caller_hold_ms=2500)
+    assert uri_user(c.invite.ruri) == a_num
+    assert uri_user(c.invite.header("From")) == vn
+    fa, fb = exchange(c, n=25)
+    assert find_frames(fa, c.caller_codec, payloads(c.callee_peer.packets(c.callee_codec)), c.callee_codec) >= 22
+    assert find_frames(fb, c.callee_codec, payloads(c.caller_peer.packets(since=c.t_answer)),
+                       c.caller_codec) >= 22
+    assert finish(c) == (0, 0), parties.describe()
+    rec = check_record(env, DEMO, wait_records(env, DEMO, alloc["greenpin_id"])[0], alloc, vn,
+                       b_num, a_num, "completed", "completed", c.t0, c.t1, True)
+    check_event(env, DEMO, rec)
+
+
+def test_caller_over_tcp(env, parties):
+    """The TCP listener takes calls too."""
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    p = parties
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    uas = p.callee(scenario("call_uas_answer", p.tmp, RING_MS=200, HOLD_MS=12000), b, callee)
+    uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=1000), vn, caller, a, transport="t1")
+    assert uac.wait(15) == 0, p.describe()
+    assert uas.wait(10) == 0, p.describe()
+    assert uac.final_status() == 200
+    assert uas.received("BYE")
