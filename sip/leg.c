@@ -241,12 +241,12 @@ static void leg_response(struct sip *sip, struct sip_call *c, int status, sip_t 
 			leg_report(sip, c, SIP_LEG_PROGRESS, status, s);
 		return;
 	}
+	if (c->leg_state == SIP_LEG_UP)
+		return; /* a forked 2xx (nua ACKs it), or a refresh's answer */
 	if (status >= 300) {
 		leg_final_error(sip, c, status, s);
 		return;
 	}
-	if (c->leg_state == SIP_LEG_UP)
-		return; /* a retransmitted or forked 2xx: nua ACKs it */
 	c->leg_state = SIP_LEG_UP;
 	if (c->hungup) {
 		/* The 200 crossed our CANCEL: nua ACKed it (auto-ACK) but

@@ -239,14 +239,16 @@ static nua_t *nua_make(struct sip *sip, int *rc)
 	/* SIPTAG_ALLOW replaces nua's list (NUTAG_ALLOW would add to it).
 	 * MESSAGE and REFER are in it only so that they reach the refusals
 	 * (403) rather than nua's 405: nua rejects MESSAGE itself with
-	 * NUTAG_ENABLEMESSAGE(0), and REFER is handed to us by APPL_METHOD. */
-	nua = nua_create(sip->root, nua_event, sip, TAG_IF(n > 0, NUTAG_URL(urls[0])),
-	                 TAG_IF(n > 1, NUTAG_SIPS_URL(urls[1])), NUTAG_MEDIA_ENABLE(0),
-	                 NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0),
-	                 SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK, "
-	                                  "MESSAGE, REFER"),
-	                 NUTAG_APPL_METHOD("REFER"), SIPTAG_USER_AGENT_STR("pinbridge/0.1"),
-	                 TAG_END());
+	 * NUTAG_ENABLEMESSAGE(0), and REFER is handed to us by APPL_METHOD.
+	 * A session timer we refresh (RFC 4028) uses UPDATE without SDP: a
+	 * re-INVITE from nua would carry no offer, as media is ours. */
+	nua = nua_create(
+	    sip->root, nua_event, sip, TAG_IF(n > 0, NUTAG_URL(urls[0])),
+	    TAG_IF(n > 1, NUTAG_SIPS_URL(urls[1])), NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0),
+	    NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0), NUTAG_UPDATE_REFRESH(1),
+	    SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK, "
+	                     "MESSAGE, REFER"),
+	    NUTAG_APPL_METHOD("REFER"), SIPTAG_USER_AGENT_STR("pinbridge/0.1"), TAG_END());
 	*rc = nua ? 0 : EIO;
 	if (!nua)
 		log_err(MOD, "cannot create the SIP stack (listen address in use?)");
