@@ -130,6 +130,7 @@ static void sipp_dir(char *out, size_t len)
 struct uas {
 	pid_t pid;
 	int port;
+	bool tcp; /* set before starting: SIPp on TCP, dialled with ;transport=tcp */
 	char msglog[96];
 };
 
@@ -164,34 +165,34 @@ static void sipp_start(struct uas *u, const char *scenario, int target)
 		dup2(null, 0);
 		dup2(out >= 0 ? out : null, 1);
 		dup2(out >= 0 ? out : null, 2);
-		char *argv[] = {"sipp",
-		                "-sf",
-		                file,
-		                "-s",
-		                VN,
-		                "-i",
-		                (char *)ip,
-		                "-bind_local",
-		                "-p",
-		                port,
-		                "-t",
-		                "u1",
-		                "-m",
-		                "1",
-		                "-timeout",
-		                "10s",
-		                "-timeout_error",
-		                "-nostdin",
-		                "-trace_msg",
-		                "-message_file",
-		                u->msglog,
-		                "-trace_err",
-		                "-error_file",
-		                errlog,
-		                target ? remote : NULL,
-		                NULL};
+		const char *argv[] = {"sipp",
+		                      "-sf",
+		                      file,
+		                      "-s",
+		                      VN,
+		                      "-i",
+		                      ip,
+		                      "-bind_local",
+		                      "-p",
+		                      port,
+		                      "-t",
+		                      u->tcp ? "t1" : "u1",
+		                      "-m",
+		                      "1",
+		                      "-timeout",
+		                      "10s",
+		                      "-timeout_error",
+		                      "-nostdin",
+		                      "-trace_msg",
+		                      "-message_file",
+		                      u->msglog,
+		                      "-trace_err",
+		                      "-error_file",
+		                      errlog,
+		                      target ? remote : NULL,
+		                      NULL};
 
-		execvp("sipp", argv);
+		execvp("sipp", (char **)argv);
 		_exit(127);
 	}
 	assert_true(u->pid > 0);
@@ -245,10 +246,10 @@ static const char *rig_advertise; /* sip_opts.advertise of the next rig */
 
 static void rig_start_reg(struct rig *r, const struct sip_trunk_acl *trunk)
 {
-	char udp[48];
-	const char *listen[1] = {udp};
+	char udp[48], tcp[48];
+	const char *listen[2] = {udp, tcp};
 	struct sip_opts o = {.listen = listen,
-	                     .nlisten = 1,
+	                     .nlisten = 2,
 	                     .advertise = rig_advertise,
 	                     .trunks = trunk,
 	                     .ntrunks = !!trunk};
@@ -259,6 +260,7 @@ static void rig_start_reg(struct rig *r, const struct sip_trunk_acl *trunk)
 	r->port = free_port("127.0.0.1");
 	assert_true(r->port > 0);
 	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%d", r->port);
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", r->port);
 	assert_int_equal(sip_start(&r->sip, &o, &callbacks, &r->seen), 0);
 }
 
@@ -350,7 +352,8 @@ static sip_call_t dial(struct rig *r, const struct uas *u, const char *user, con
 	char proxy[64];
 	struct on_thread t = {.fn = do_dial};
 
-	snprintf(proxy, sizeof(proxy), "sip:127.0.0.3:%d", u->port);
+	snprintf(proxy, sizeof(proxy), "sip:127.0.0.3:%d%s", u->port,
+	         u->tcp ? ";transport=tcp" : "");
 	t.dial = (struct sip_dial){.proxy = proxy,
 	                           .to_user = CALLEE,
 	                           .from_user = VN,
@@ -407,7 +410,7 @@ static int wait_events(struct seen *s, int n)
 static void answered_leg_carries_our_identity_and_their_sdp(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	struct sip_stats st;
 	sip_call_t leg;
 	const char *log;
@@ -445,7 +448,7 @@ static void answered_leg_carries_our_identity_and_their_sdp(void **state)
 static void advertised_address_names_us_behind_nat(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 
 	(void)state;
 	rig_advertise = "pb.example:5070";
@@ -461,10 +464,30 @@ static void advertised_address_names_us_behind_nat(void **state)
 	rig_stop(&r);
 }
 
+static void proxy_with_transport_tcp_is_dialled_over_tcp(void **state)
+{
+	struct rig r;
+	struct uas u = {.tcp = true};
+	sip_call_t leg;
+
+	(void)state;
+	rig_start(&r);
+	uas_start(&u, "leg_answer");
+	leg = dial(&r, &u, NULL, NULL, NULL);
+	assert_int_equal(wait_events(&r.seen, 2), 0);
+	assert_int_equal(r.seen.ev[1].kind, SIP_LEG_ANSWERED);
+	hangup(&r, leg);
+	assert_int_equal(uas_wait(&u), 0);
+	assert_non_null(strstr(uas_log(&u), "INVITE sip:" CALLEE "@127.0.0.3:"));
+	assert_non_null(strstr(uas_log(&u), ";transport=tcp SIP/2.0"));
+	assert_non_null(strstr(uas_log(&u), "Via: SIP/2.0/TCP 127.0.0.1:"));
+	rig_stop(&r);
+}
+
 static void busy_callee_fails_the_leg_with_486(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 
 	(void)state;
 	rig_start(&r);
@@ -481,7 +504,7 @@ static void busy_callee_fails_the_leg_with_486(void **state)
 static void early_media_then_answer(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	sip_call_t leg;
 
 	(void)state;
@@ -504,7 +527,7 @@ static void early_media_then_answer(void **state)
 static void challenge_of_our_realm_is_answered_once(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	struct sip_stats st;
 	sip_call_t leg;
 
@@ -526,7 +549,7 @@ static void challenge_of_our_realm_is_answered_once(void **state)
 static void challenge_of_another_realm_fails_the_leg(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	struct sip_stats st;
 
 	(void)state;
@@ -547,7 +570,7 @@ static void challenge_of_another_realm_fails_the_leg(void **state)
 static void second_challenge_fails_the_leg(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	struct sip_stats st;
 
 	(void)state;
@@ -568,7 +591,7 @@ static void second_challenge_fails_the_leg(void **state)
 static void hangup_of_a_ringing_leg_cancels_it(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	sip_call_t leg;
 
 	(void)state;
@@ -587,7 +610,7 @@ static void hangup_of_a_ringing_leg_cancels_it(void **state)
 static void answer_crossing_the_cancel_is_acked_and_byed(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	sip_call_t leg;
 
 	(void)state;
@@ -605,7 +628,7 @@ static void answer_crossing_the_cancel_is_acked_and_byed(void **state)
 static void callee_bye_ends_the_leg(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	sip_call_t leg;
 
 	(void)state;
@@ -671,7 +694,7 @@ static struct sip_stats register_until(struct rig *r, struct uas *u, const char 
 static void refused_register_is_counted(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	struct sip_stats st = {0};
 
 	(void)state;
@@ -689,7 +712,7 @@ static void refused_register_is_counted(void **state)
 static void register_is_refreshed_by_nua(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	struct sip_stats st;
 
 	(void)state;
@@ -707,7 +730,7 @@ static void register_is_refreshed_by_nua(void **state)
 static void register_answers_the_challenge_and_counts(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	struct sip_stats st;
 
 	(void)state;
@@ -728,7 +751,7 @@ static void register_answers_the_challenge_and_counts(void **state)
 static void inbound_answered_with_our_sdp_then_byed(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 	struct sip_stats st;
 
 	(void)state;
@@ -752,7 +775,7 @@ static void inbound_answered_with_our_sdp_then_byed(void **state)
 static void inbound_hung_up_before_answer_gets_480(void **state)
 {
 	struct rig r;
-	struct uas u;
+	struct uas u = {0};
 
 	(void)state;
 	rig_start(&r);
@@ -788,6 +811,7 @@ int main(void)
 	    cmocka_unit_test(bad_dial_requests_are_refused),
 	    cmocka_unit_test(answered_leg_carries_our_identity_and_their_sdp),
 	    cmocka_unit_test(busy_callee_fails_the_leg_with_486),
+	    cmocka_unit_test(proxy_with_transport_tcp_is_dialled_over_tcp),
 	    cmocka_unit_test(advertised_address_names_us_behind_nat),
 	    cmocka_unit_test(early_media_then_answer),
 	    cmocka_unit_test(challenge_of_our_realm_is_answered_once),
