@@ -501,15 +501,14 @@ static void busy_callee_fails_the_leg_with_486(void **state)
 	assert_int_equal(r.seen.nev, 1);
 }
 
-static void early_media_then_answer(void **state)
+static void early_media_then_answer_in(const char *scenario)
 {
 	struct rig r;
 	struct uas u = {0};
 	sip_call_t leg;
 
-	(void)state;
 	rig_start(&r);
-	uas_start(&u, "leg_early");
+	uas_start(&u, scenario);
 	leg = dial(&r, &u, NULL, NULL, NULL);
 	assert_int_equal(wait_events(&r.seen, 2), 0);
 	assert_int_equal(r.seen.ev[0].kind, SIP_LEG_PROGRESS);
@@ -522,6 +521,19 @@ static void early_media_then_answer(void **state)
 	hangup(&r, leg);
 	assert_int_equal(uas_wait(&u), 0);
 	rig_stop(&r);
+}
+
+static void early_media_then_answer(void **state)
+{
+	(void)state;
+	early_media_then_answer_in("leg_early");
+}
+
+/* The scenario checks the PRACK's RAck. */
+static void reliable_early_media_is_pracked(void **state)
+{
+	(void)state;
+	early_media_then_answer_in("leg_early_100rel");
 }
 
 static void challenge_of_our_realm_is_answered_once(void **state)
@@ -814,6 +826,7 @@ int main(void)
 	    cmocka_unit_test(proxy_with_transport_tcp_is_dialled_over_tcp),
 	    cmocka_unit_test(advertised_address_names_us_behind_nat),
 	    cmocka_unit_test(early_media_then_answer),
+	    cmocka_unit_test(reliable_early_media_is_pracked),
 	    cmocka_unit_test(challenge_of_our_realm_is_answered_once),
 	    cmocka_unit_test(challenge_of_another_realm_fails_the_leg),
 	    cmocka_unit_test(second_challenge_fails_the_leg),
