@@ -299,6 +299,7 @@ def answered_call(p, vn, caller_num, callee_num, caller_codecs="0 8", caller_te=
                   callee_codecs="0", callee_te=101, ring_ms=300, caller_hold_ms=3000,
                   callee_hold_ms=12000, callee_scenario="call_uas_answer", early_ms=None):
     c = Answered()
+    c.caller_num, c.callee_num = caller_num, callee_num
     c.caller_peer = p.peer(CALLER_IP, "caller")
     c.callee_peer = p.peer(CALLEE_IP, "callee")
     if callee_scenario == "call_uas_early":
@@ -404,6 +405,29 @@ def test_standalone_answer_and_audio(parties):
 def pcmu_of(payload):
     from pbcall import transcode
     return transcode(payload, PCMA, PCMU)
+
+
+def test_standalone_masking_check_sees_leaks(parties):
+    """Without pinbridge in between, masking_leaks finds each party's number,
+    address, User-Agent, Call-ID and CNAME at the other: the check can fail."""
+    p = parties
+    c = Answered()
+    c.caller_num, c.callee_num = "+919800000001", "+919800000002"
+    c.caller_peer, c.callee_peer = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    c.uas = p.callee(scenario("call_uas_answer", p.tmp, RING_MS=100, HOLD_MS=8000), c.callee_peer,
+                     c.callee_num, port=free_port_on(CALLEE_IP))
+    c.uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=800), "+917100000001", c.caller_num,
+                     c.caller_peer, remote="%s:%d" % (CALLEE_IP, c.uas.port))
+    c.callee_peer.set_remote(c.uas.wait_received("INVITE").sdp)
+    c.caller_peer.set_remote(c.uac.wait_received(status=200).sdp)
+    c.caller_peer.send_rtcp()
+    c.callee_peer.send_rtcp()
+    assert c.uac.wait(10) == 0 and c.uas.wait(10) == 0, p.describe()
+    leaks = "\n".join(masking_leaks(c, p))
+    for token in (c.caller_num, CALLER_IP, p.caller_ua, c.caller_peer.cname,
+                  c.callee_num, CALLEE_IP, p.callee_ua, c.callee_peer.cname,
+                  c.uac.sent("INVITE")[0].header("Call-ID")):
+        assert token in leaks, "masking_leaks missed %r:\n%s" % (token, leaks)
 
 
 def test_standalone_callee_hangs_up(parties):
@@ -572,6 +596,43 @@ def _num_re(n):
     return re.compile(r"(?<![0-9])%d(?![0-9])" % n)
 
 
+def masking_leaks(c, parties):
+    """What each party got that names the other: SIP messages (headers and
+    SDP) carrying the other's number, address, SIP or RTP ports, Call-ID,
+    tags, User-Agent or SDP origin, and RTCP CNAMEs that are the other's.
+    A list of descriptions; empty when the parties are masked."""
+    out = []
+    sent_invite = c.uac.sent("INVITE")[0]
+    caller_callid = sent_invite.header("Call-ID")
+    caller_tag = re.search(r"tag=([^;>\s]+)", sent_invite.header("From")).group(1)
+    caller_tokens = [c.caller_num, c.caller_num[3:], c.caller_num[1:], CALLER_IP, caller_callid,
+                     caller_callid.split("@")[0], caller_tag, parties.caller_ua, "53655765", "2353687637",
+                     c.caller_peer.cname, _num_re(c.uac.port), _num_re(c.caller_peer.port),
+                     _num_re(c.caller_peer.port + 1)]
+    for m in c.uas.received():
+        leak = _forbidden(m.text, caller_tokens)
+        if leak:
+            out.append("callee got %s carrying the caller's %s:\n%s" % (m.start, leak, m.text))
+    for cname in c.callee_peer.rtcp_cnames():
+        if _forbidden(cname, caller_tokens):
+            out.append("RTCP CNAME %r of the caller at the callee" % cname)
+
+    sent_200 = c.uas.sent(status=200)[0]
+    callee_tag = re.search(r"tag=([^;>\s]+)", sent_200.header("To")).group(1)
+    callee_tokens = [c.callee_num, c.callee_num[3:], c.callee_num[1:], CALLEE_IP, parties.callee_ua,
+                     callee_tag, c.callee_peer.cname, _num_re(c.uas.port), _num_re(c.callee_peer.port),
+                     _num_re(c.callee_peer.port + 1)]
+    callee_tokens += sorted({m.header("Call-ID") for m in c.uas.received()})  # no leg links the other
+    for m in c.uac.received():
+        leak = _forbidden(m.text, callee_tokens)
+        if leak:
+            out.append("caller got %s carrying the callee's %s:\n%s" % (m.start, leak, m.text))
+    for cname in c.caller_peer.rtcp_cnames():
+        if _forbidden(cname, callee_tokens):
+            out.append("RTCP CNAME %r of the callee at the caller" % cname)
+    return out
+
+
 def test_masking_both_ways(env, parties):
     """The callee sees the VN in From and P-Asserted-Identity and nothing of
     the caller (number, address, ports, Call-ID, tags, User-Agent, SDP
@@ -590,34 +651,15 @@ def test_masking_both_ways(env, parties):
     assert uri_user(inv.header("From")) == vn, inv.header("From")
     assert inv.header("P-Asserted-Identity") and uri_user(inv.header("P-Asserted-Identity")) == vn, inv.text
     assert uri_user(inv.ruri) == callee, inv.ruri
+    vias = inv.all("Via")
+    assert len(vias) == 1 and PB_IP in vias[0], "the callee's INVITE has Via %r" % vias
     sdp = inv.sdp
     assert sdp.ip == PB_IP and sdp.port != c.caller_peer.port, sdp.text
     assert {PCMU, PCMA} <= set(sdp.pts) and sdp.pt_of("telephone-event") == 101, sdp.text
     assert c.ok.sdp.ip == PB_IP, c.ok.sdp.text
 
-    sent_invite = c.uac.sent("INVITE")[0]
-    caller_callid = sent_invite.header("Call-ID")
-    caller_tag = re.search(r"tag=([^;>\s]+)", sent_invite.header("From")).group(1)
-    caller_tokens = [caller, caller[3:], caller[1:], CALLER_IP, caller_callid, caller_callid.split("@")[0],
-                     caller_tag, parties.caller_ua, "53655765", "2353687637", c.caller_peer.cname,
-                     _num_re(c.uac.port), _num_re(c.caller_peer.port), _num_re(c.caller_peer.port + 1)]
-    for m in c.uas.received():
-        leak = _forbidden(m.text, caller_tokens)
-        assert not leak, "callee got %s carrying the caller's %s:\n%s" % (m.start, leak, m.text)
-    for cname in c.callee_peer.rtcp_cnames():
-        assert not _forbidden(cname, caller_tokens + [c.callee_peer.cname]), "RTCP CNAME %r at the callee" % cname
-
-    callee_tag = re.search(r"tag=([^;>\s]+)", c.uas.sent(status=200)[0].header("To")).group(1)
-    callee_tokens = [callee, callee[3:], callee[1:], CALLEE_IP, parties.callee_ua, callee_tag,
-                     c.callee_peer.cname, _num_re(c.uas.port), _num_re(c.callee_peer.port),
-                     _num_re(c.callee_peer.port + 1)]
-    for cid in {m.header("Call-ID") for m in c.uas.received()}:
-        callee_tokens.append(cid)
-    for m in c.uac.received():
-        leak = _forbidden(m.text, callee_tokens)
-        assert not leak, "caller got %s carrying the callee's %s:\n%s" % (m.start, leak, m.text)
-    for cname in c.caller_peer.rtcp_cnames():
-        assert not _forbidden(cname, callee_tokens + [c.caller_peer.cname]), "RTCP CNAME %r at the caller" % cname
+    leaks = masking_leaks(c, parties)
+    assert not leaks, "\n\n".join(leaks)
     for pk in c.callee_peer.packets():
         assert pk.ssrc != c.caller_peer.ssrc
     for pk in c.caller_peer.packets():
@@ -743,9 +785,14 @@ def dialled(uas):
     return [uri_user(m.ruri) for m in uas.received("INVITE")]
 
 
-def test_hunt_after_busy(env, parties):
+@pytest.mark.parametrize("first", [("busy",), ("reject", 600, "Busy Everywhere"),
+                                   ("reject", 404, "Not Found"), ("reject", 503, "Service Unavailable")],
+                         ids=["486", "600", "404", "503"])
+def test_hunt_moves_on(env, parties, first):
+    """486 and 600 (busy), other 4xx and 5xx: the next number is dialled
+    and answers."""
     n1, n2 = number(), number()
-    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, ("busy",)), (n2, ("answer", 200, 12000))])
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, first), (n2, ("answer", 200, 12000))])
     assert dialled(uas) == [n1, n2], parties.describe()
     assert uac.final_status() == 200 and uac.rc == 0, parties.describe()
     rec = check_record(env, CALLS, wait_records(env, CALLS, alloc["greenpin_id"])[0], alloc, vn,
@@ -767,6 +814,26 @@ def test_hunt_after_no_answer(env, parties):
     assert RING_TIMEOUT - 0.3 <= gap <= RING_TIMEOUT + 1.0, "second INVITE %.2fs after the first" % gap
     assert uac.final_status() == 200 and uac.rc == 0, parties.describe()
     assert time.monotonic() - t < 25
+
+
+def test_max_hunt_caps_the_hunt(env, parties):
+    """Every number rings out: numbers are tried ring_timeout apart until
+    max_hunt, then the caller gets 480 and the last leg a CANCEL."""
+    nums = [number() for _ in range(5)]
+    t = time.monotonic()
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n, ("noanswer",)) for n in nums])
+    took = time.monotonic() - t
+    got = dialled(uas)
+    want = int(MAX_HUNT / RING_TIMEOUT)
+    assert got == nums[:want], "dialled %r, want the first %d" % (got, want)
+    assert [uri_user(m.ruri) for m in uas.received("CANCEL")] == got, parties.describe()
+    assert uac.final_status() == 480, parties.describe()
+    answered_at = [m for m in uac.received() if m.status == 480][0]
+    end = _stamp(answered_at) - _stamp(uac.sent("INVITE")[0])
+    assert MAX_HUNT - 0.5 <= end <= MAX_HUNT + 1.5, "480 after %.2fs (max_hunt %.1fs)" % (end, MAX_HUNT)
+    assert took < 25
+    rec = wait_records(env, CALLS, alloc["greenpin_id"])[0]
+    check_record(env, CALLS, rec, alloc, vn, caller, got[-1], "incomplete", "no-answer", t0, t1, False)
 
 
 def _stamp(m):
@@ -807,6 +874,23 @@ def test_hunt_stops_on_decline(env, parties):
                                                    (n2, ("answer", 200, 12000))])
     assert dialled(uas) == [n1], parties.describe()
     assert uac.final_status() in (480, 603), parties.describe()
+
+
+def test_call_records_are_tenant_isolated(env, parties):
+    """Another tenant sees neither the list nor the record of a call."""
+    p = parties
+    caller, callee = number(), number()
+    alloc, vn = allocate(env, CALLS, [caller], [callee])
+    uas = p.callee(scenario("call_uas_busy", p.tmp), p.peer(CALLEE_IP, "callee"), callee)
+    uac = p.caller(scenario("call_uac", p.tmp), vn, caller, p.peer(CALLER_IP, "caller"))
+    assert uac.wait(15) == 0 and uac.final_status() == 486, p.describe()
+    uas.wait(5)
+    rec = wait_records(env, CALLS, alloc["greenpin_id"])[0]
+    assert list_calls(env, DEMO, alloc["greenpin_id"]) == []
+    r = env.server.request("GET", calls_path(DEMO, "/" + rec["call_sid"]), tenant=DEMO)
+    assert r.status == 404 and r.json and r.json.get("code") == 1, r
+    r = env.server.request("GET", calls_path(CALLS, "/" + rec["call_sid"]), tenant=DEMO)
+    assert r.status == 403 and r.json and r.json.get("code") == 8, r
 
 
 # --- pinbridge: routing refusals --------------------------------------------------------
