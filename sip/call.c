@@ -193,6 +193,8 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 	case nua_i_invite:
 		if (!call)
 			invite_in(sip, nua, nh, s);
+		else
+			sip_call_reinvite(sip, call);
 		return;
 	case nua_i_cancel:
 	case nua_i_bye:
@@ -317,6 +319,7 @@ int sip_answer(struct sip *sip, sip_call_t call, int status, const char *sdp)
 		return ENOMEM;
 	if (status >= 200)
 		c->final_sent = c->answered = true;
+	c->local_sdp = sdp;
 	nua_respond(c->nh, status, sip_status_phrase(status),
 	            SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 	return 0;
@@ -342,4 +345,21 @@ void sip_call_hangup(struct sip *sip, struct sip_call *c, int status)
 	c->final_sent = true;
 	nua_respond(c->nh, status, sip_status_phrase(status), TAG_END());
 	(void)sip;
+}
+
+/* An INVITE inside an established dialog: a session refresh, hold or
+ * address change. Core has no say in it yet, so it is answered with the
+ * SDP pinbridge last sent, unchanged: the session goes on as it was
+ * (refreshes keep working, a hold is not followed by media). Without that
+ * SDP there is nothing to answer with: 488 leaves the session as it was. */
+void sip_call_reinvite(struct sip *sip, struct sip_call *c)
+{
+	if (!c->local_sdp) {
+		nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(sip->nua), TAG_END());
+		return;
+	}
+	log_msg(LVL_INFO, MOD, c->log_id, "call %u: re-INVITE answered with our last SDP", c->id);
+	nua_respond(c->nh, SIP_200_OK, NUTAG_WITH_THIS(sip->nua),
+	            SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->local_sdp),
+	            TAG_END());
 }

@@ -133,7 +133,9 @@ static int leg_new(struct sip *sip, const struct sip_dial *d, const struct leg_u
 	}
 	c->outbound = true;
 	c->leg_state = SIP_LEG_CALLING;
-	if (cred_new(d, &c->cred) || (d->log_id && !(c->log_id = strdup(d->log_id)))) {
+	c->local_sdp = su_strdup(nua_handle_home(nh), d->sdp);
+	if (!c->local_sdp || cred_new(d, &c->cred) ||
+	    (d->log_id && !(c->log_id = strdup(d->log_id)))) {
 		sip_call_free(sip, c);
 		return ENOMEM;
 	}
@@ -267,6 +269,9 @@ void sip_leg_event(struct sip *sip, nua_event_t event, int status, struct sip_ca
 	switch (event) {
 	case nua_r_invite:
 		leg_response(sip, c, status, s);
+		return;
+	case nua_i_invite:
+		sip_call_reinvite(sip, c);
 		return;
 	case nua_i_bye:
 		if (!c->hungup && c->leg_state == SIP_LEG_UP) {

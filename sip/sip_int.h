@@ -55,6 +55,9 @@ struct sip_call {
 	enum sip_leg_state leg_state;
 	struct sip_cred *cred; /* outbound only; may be NULL */
 	char *log_id;          /* outbound only: core's call_sid, for logs */
+	/* The SDP pinbridge last sent on this call (answer or offer), in the
+	 * handle's home: re-INVITEs are answered with it. */
+	const char *local_sdp;
 	struct sip_call *next;
 };
 
@@ -118,6 +121,7 @@ struct sip_call *sip_call_find(struct sip *sip, sip_call_t id);
 struct sip_call *sip_call_new(struct sip *sip, nua_handle_t *nh);
 void sip_call_free(struct sip *sip, struct sip_call *c);
 void sip_call_hangup(struct sip *sip, struct sip_call *c, int status);
+void sip_call_reinvite(struct sip *sip, struct sip_call *c);
 
 /* leg.c: outbound legs' nua events (SIP thread). */
 void sip_leg_event(struct sip *sip, nua_event_t event, int status, struct sip_call *c,

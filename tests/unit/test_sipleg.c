@@ -784,6 +784,44 @@ static void inbound_answered_with_our_sdp_then_byed(void **state)
 	assert_int_equal(r.seen.nended, 0); /* our own BYE is not reported */
 }
 
+static void reinvite_of_an_answered_leg_gets_our_sdp(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+	sip_call_t leg;
+
+	(void)state;
+	rig_start(&r);
+	uas_start(&u, "leg_reinvite");
+	leg = dial(&r, &u, NULL, NULL, NULL);
+	assert_int_equal(wait_events(&r.seen, 1), 0);
+	assert_int_equal(r.seen.ev[0].kind, SIP_LEG_ANSWERED);
+	/* The scenario re-INVITEs, checks our SDP in the 200, then waits. */
+	usleep(800000);
+	hangup(&r, leg);
+	assert_int_equal(uas_wait(&u), 0);
+	rig_stop(&r);
+	assert_int_equal(r.seen.nev, 1);
+}
+
+static void reinvite_of_an_answered_call_gets_our_sdp(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+
+	(void)state;
+	rig_start(&r);
+	sipp_start(&u, "leg_in_reinvite", r.port);
+	assert_int_equal(wait_count(&r.seen, &r.seen.ninvite, 1), 0);
+	assert_int_equal(answer(&r, r.seen.call, 200, ANSWER_SDP("30200")), 0);
+	usleep(800000); /* the ACK, the re-INVITE and its ACK */
+	hangup(&r, r.seen.call);
+	assert_int_equal(uas_wait(&u), 0);
+	assert_int_equal(r.seen.ninvite, 1); /* the re-INVITE is no new call */
+	rig_stop(&r);
+	assert_int_equal(r.seen.nended, 0);
+}
+
 static void inbound_hung_up_before_answer_gets_480(void **state)
 {
 	struct rig r;
@@ -838,6 +876,8 @@ int main(void)
 	    cmocka_unit_test(refused_register_is_counted),
 	    cmocka_unit_test(inbound_answered_with_our_sdp_then_byed),
 	    cmocka_unit_test(inbound_hung_up_before_answer_gets_480),
+	    cmocka_unit_test(reinvite_of_an_answered_leg_gets_our_sdp),
+	    cmocka_unit_test(reinvite_of_an_answered_call_gets_our_sdp),
 	    cmocka_unit_test(unreachable_trunk_fails_the_leg),
 	};
 
