@@ -714,6 +714,59 @@ def test_early_media_reaches_caller(env, parties):
     assert uas.wait(15) == 0, p.describe()
 
 
+def test_learn_latches_to_the_callees_real_source(env, parties):
+    """latch = "learn": a callee whose RTP comes from another port than its
+    SDP names (NAT) is answered at that source, and the SDP port gets
+    nothing once pinbridge has learnt it."""
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    c = answered_call(parties, vn, caller, callee, caller_codecs="0", callee_codecs="0",
+                      caller_hold_ms=3000)
+    nat = parties.peer(CALLEE_IP, "callee-nat")
+    nat.set_remote(c.invite.sdp)
+    first = nat.send_frames(PCMU, audio_frames(5, 10, PCMU))
+    first.join(2)
+    t_latch = time.monotonic()
+    fa = audio_frames(6, 50, PCMU)
+    fb = audio_frames(7, 50, PCMU)
+    ta, tb = c.caller_peer.send_frames(PCMU, fa), nat.send_frames(PCMU, fb)
+    ta.join(5)
+    tb.join(5)
+    time.sleep(0.3)
+    assert find_frames(fa, PCMU, payloads(nat.packets(PCMU)), PCMU) >= 45, \
+        "caller audio at the callee's real source: %d packets" % len(nat.packets())
+    assert find_frames(fb, PCMU, payloads(c.caller_peer.packets(PCMU, since=t_latch)), PCMU) >= 45
+    assert not c.callee_peer.packets(since=t_latch), \
+        "the callee's SDP port still gets RTP after pinbridge learnt its source: %r" % (
+            c.callee_peer.packets(since=t_latch)[:3],)
+    assert finish(c) == (0, 0), parties.describe()
+
+
+def test_learn_ignores_a_stranger(env, parties):
+    """latch = "learn" learns only from the SDP address or the trunk's
+    CIDRs: RTP from 127.0.0.4 to the callee's leg is dropped, never reaches
+    the caller, and does not take the callee's audio."""
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    m0 = metrics(env)
+    c = answered_call(parties, vn, caller, callee, caller_codecs="0", callee_codecs="0",
+                      caller_hold_ms=3000)
+    stranger = parties.peer(OUTSIDER_IP, "stranger")
+    stranger.set_remote(c.invite.sdp)
+    fs = audio_frames(8, 20, PCMU)
+    stranger.send_frames(PCMU, fs).join(2)
+    fa, fb = exchange(c)
+    assert find_frames(fs, PCMU, payloads(c.caller_peer.packets()), PCMU) == 0, \
+        "the stranger's audio reached the caller"
+    assert find_frames(fb, PCMU, payloads(c.caller_peer.packets(since=c.t_answer)), PCMU) >= 45
+    assert find_frames(fa, PCMU, payloads(c.callee_peer.packets(PCMU)), PCMU) >= 45
+    assert find_frames(fa, PCMU, payloads(stranger.packets()), PCMU) == 0, "the stranger got the caller's audio"
+    dropped = (metric_sum(metrics(env), M_DROPPED, reason="source") or 0) - \
+        (metric_sum(m0, M_DROPPED, reason="source") or 0)
+    assert dropped >= 18, "%s{reason=source} grew by %s for 20 stranger packets" % (M_DROPPED, dropped)
+    assert finish(c) == (0, 0), parties.describe()
+
+
 # --- pinbridge: ending calls ---------------------------------------------------------
 
 def test_callee_hangs_up(env, parties):
