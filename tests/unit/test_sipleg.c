@@ -784,24 +784,38 @@ static void inbound_answered_with_our_sdp_then_byed(void **state)
 	assert_int_equal(r.seen.nended, 0); /* our own BYE is not reported */
 }
 
-static void reinvite_of_an_answered_leg_gets_our_sdp(void **state)
+/* The callee sends an in-dialog request to an answered leg; the scenario
+ * checks the answer, then waits for our BYE. */
+static void in_dialog_request_on_answered_leg(const char *scenario)
 {
 	struct rig r;
 	struct uas u = {0};
 	sip_call_t leg;
 
-	(void)state;
 	rig_start(&r);
-	uas_start(&u, "leg_reinvite");
+	uas_start(&u, scenario);
 	leg = dial(&r, &u, NULL, NULL, NULL);
 	assert_int_equal(wait_events(&r.seen, 1), 0);
 	assert_int_equal(r.seen.ev[0].kind, SIP_LEG_ANSWERED);
-	/* The scenario re-INVITEs, checks our SDP in the 200, then waits. */
 	usleep(800000);
 	hangup(&r, leg);
 	assert_int_equal(uas_wait(&u), 0);
 	rig_stop(&r);
 	assert_int_equal(r.seen.nev, 1);
+}
+
+/* The scenario checks for our own SDP in the 200. */
+static void reinvite_of_an_answered_leg_gets_our_sdp(void **state)
+{
+	(void)state;
+	in_dialog_request_on_answered_leg("leg_reinvite");
+}
+
+/* An RFC 4028 refresh by UPDATE without SDP: nua answers it by itself. */
+static void update_of_an_answered_leg_gets_200(void **state)
+{
+	(void)state;
+	in_dialog_request_on_answered_leg("leg_update");
 }
 
 static void reinvite_of_an_answered_call_gets_our_sdp(void **state)
@@ -877,6 +891,7 @@ int main(void)
 	    cmocka_unit_test(inbound_answered_with_our_sdp_then_byed),
 	    cmocka_unit_test(inbound_hung_up_before_answer_gets_480),
 	    cmocka_unit_test(reinvite_of_an_answered_leg_gets_our_sdp),
+	    cmocka_unit_test(update_of_an_answered_leg_gets_200),
 	    cmocka_unit_test(reinvite_of_an_answered_call_gets_our_sdp),
 	    cmocka_unit_test(unreachable_trunk_fails_the_leg),
 	};
