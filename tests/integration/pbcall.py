@@ -185,8 +185,10 @@ def _hold(hold_ms, n):
 
 def _behaviour(kind, n):
     """Scenario text of one callee behaviour (after the INVITE arrived).
-    kind: ("answer", ring_ms, hold_ms) | ("early", early_ms, hold_ms) |
-    ("busy",) | ("reject", status, reason) | ("noanswer",)."""
+    kind: ("answer", ring_ms, hold_ms[, sdp]) | ("early", early_ms, hold_ms[, sdp]) |
+    ("busy",) | ("reject", status, reason) | ("noanswer",). sdp: literal
+    values for this number's SDP instead of the -key ones, e.g.
+    {"rtp_port": 40002} so callees sharing one SIPp have RTP of their own."""
     k = kind[0]
     if k == "busy":
         return _final(486, "Busy Here")
@@ -207,12 +209,15 @@ def _behaviour(kind, n):
                 _send("SIP/2.0 487 Request Terminated", t487 + "      Content-Length: 0\n") +
                 '  <recv request="ACK" crlf="true"/>\n')
     if k in ("answer", "early"):
+        sdp = _SDP
+        for key, val in (kind[3] if len(kind) > 3 else {}).items():
+            sdp = sdp.replace("[%s]" % key, str(val))
         if k == "answer":
             first = _send("SIP/2.0 180 Ringing", _HDR + "      Content-Length: 0\n")
         else:
-            first = _send("SIP/2.0 183 Session Progress", _HDR + _SDP)
+            first = _send("SIP/2.0 183 Session Progress", _HDR + sdp)
         return (first + '  <pause milliseconds="%d"/>\n' % int(kind[1]) +
-                _send("SIP/2.0 200 OK", _HDR + _SDP, True) +
+                _send("SIP/2.0 200 OK", _HDR + sdp, True) +
                 '  <recv request="ACK" crlf="true"/>\n' + _hold(int(kind[2]), n))
     raise ValueError("unknown callee behaviour %r" % (kind,))
 
