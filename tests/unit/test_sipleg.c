@@ -619,6 +619,27 @@ static void hangup_of_a_ringing_leg_cancels_it(void **state)
 	assert_int_equal(r.seen.nev, 1); /* no FAILED 487 after our own CANCEL */
 }
 
+/* nta holds a CANCEL back until the callee's first provisional response
+ * (RFC 3261 9.1): the scenario answers 180 after 1 s and expects the
+ * CANCEL only then. Over TCP, so no INVITE retransmission lands in that
+ * pause. */
+static void hangup_before_any_response_cancels_after_the_first_18x(void **state)
+{
+	struct rig r;
+	struct uas u = {.tcp = true};
+	sip_call_t leg;
+
+	(void)state;
+	rig_start(&r);
+	uas_start(&u, "leg_cancel_early");
+	leg = dial(&r, &u, NULL, NULL, NULL);
+	usleep(100000);
+	hangup(&r, leg);
+	assert_int_equal(uas_wait(&u), 0);
+	rig_stop(&r);
+	assert_int_equal(r.seen.nev, 0); /* not the 180, not the 487 */
+}
+
 static void answer_crossing_the_cancel_is_acked_and_byed(void **state)
 {
 	struct rig r;
@@ -883,6 +904,7 @@ int main(void)
 	    cmocka_unit_test(challenge_of_another_realm_fails_the_leg),
 	    cmocka_unit_test(second_challenge_fails_the_leg),
 	    cmocka_unit_test(hangup_of_a_ringing_leg_cancels_it),
+	    cmocka_unit_test(hangup_before_any_response_cancels_after_the_first_18x),
 	    cmocka_unit_test(answer_crossing_the_cancel_is_acked_and_byed),
 	    cmocka_unit_test(callee_bye_ends_the_leg),
 	    cmocka_unit_test(register_answers_the_challenge_and_counts),
