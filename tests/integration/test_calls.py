@@ -1037,9 +1037,27 @@ def test_no_matching_allocation_403(env, parties):
 
 
 def test_oneway_refuses_b(env, parties):
+    """oneway: B calling gets 403 and nobody is dialled; A still gets
+    through to B."""
+    p = parties
     a_num, b_num = number(), number()
     _, vn = allocate(env, CALLS, [a_num], [b_num], usage="oneway")
-    assert _refused(env, parties, vn, b_num) == 403, parties.describe()
+    assert _refused(env, p, vn, b_num) == 403, p.describe()
+    uas = p.callee(scenario("call_uas_busy", p.tmp), p.peer(CALLEE_IP, "callee"), b_num)
+    uac = p.caller(scenario("call_uac", p.tmp), vn, a_num, p.peer(CALLER_IP, "caller"), name="a-caller")
+    assert uac.wait(15) == 0 and uac.final_status() == 486, p.describe()
+    uas.wait(5)
+    assert dialled(uas) == [b_num], p.describe()
+
+
+def test_nobody_to_dial_480(env, parties):
+    """The side to dial is open and nobody joined it: 480, nobody dialled."""
+    caller = number()
+    vn = env.vn(CALLS)
+    ok(env.server.create({"transaction_id": txn("call"), "a": {"numbers": [caller], "vns": [vn]}}, tenant=CALLS))
+    assert _refused(env, parties, vn, caller) == 480, parties.describe()
+    final = [m for m in parties.sipps[-1].received() if m.status == 480][0]
+    assert len(final.start.split(" ", 2)) == 3, "480 without a reason phrase: %r" % final.start
 
 
 def test_pin_side_caller_gets_480_until_the_ivr(env, parties):
