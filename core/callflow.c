@@ -383,8 +383,8 @@ static void on_leg(void *arg, const struct sip_leg_event *ev)
 /* --- start and stop -------------------------------------------------------- */
 
 /* sip_start() copies what it is given: the arrays below live only until
- * it returns (sip_opts_free). */
-static void sip_opts_free(struct sip_opts *o)
+ * it returns (cf_sip_opts_free). */
+static void cf_sip_opts_free(struct sip_opts *o)
 {
 	for (size_t i = 0; o->trunks && i < o->ntrunks; i++)
 		free((void *)o->trunks[i].allow);
@@ -392,9 +392,8 @@ static void sip_opts_free(struct sip_opts *o)
 	free((void *)o->listen);
 }
 
-static int sip_opts_build(struct callflow *cf, struct sip_opts *o)
+static int cf_sip_opts(const struct config *cfg, struct sip_opts *o)
 {
-	const struct config *cfg = cf->cfg;
 	struct sip_trunk_acl *acl = calloc(cfg->ntrunks + 1, sizeof(*acl));
 	const char **listen = calloc(cfg->nsip_listen + 1, sizeof(*listen));
 
@@ -476,10 +475,10 @@ int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st, 
 		events_kick(ev);
 	rc = media_begin_engine(cf);
 	if (!rc) {
-		rc = sip_opts_build(cf, &o);
+		rc = cf_sip_opts(cf->cfg, &o);
 		if (!rc)
 			rc = sip_start(&cf->sip, &o, &cb, cf);
-		sip_opts_free(&o);
+		cf_sip_opts_free(&o);
 	}
 	if (rc) {
 		callflow_stop(cf);
@@ -487,6 +486,35 @@ int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st, 
 	}
 	*cfp = cf;
 	return 0;
+}
+
+static bool listen_changed(const struct config *a, const struct config *b)
+{
+	if (a->nsip_listen != b->nsip_listen || a->port_min != b->port_min ||
+	    a->port_max != b->port_max || strcmp(a->media_ip, b->media_ip) != 0)
+		return true;
+	for (size_t i = 0; i < a->nsip_listen; i++)
+		if (strcmp(a->sip_listen[i], b->sip_listen[i]) != 0)
+			return true;
+	return false;
+}
+
+void callflow_reload(struct callflow *cf, const struct config *cfg)
+{
+	struct sip_opts o;
+	int rc;
+
+	if (!cf)
+		return;
+	if (listen_changed(cf->cfg, cfg))
+		log_warn(CF_MOD,
+		         "sip.listen, media.ip and the RTP port range change only on restart");
+	rc = cf_sip_opts(cfg, &o);
+	if (!rc)
+		rc = sip_set_trunks(cf->sip, o.trunks, o.ntrunks);
+	cf_sip_opts_free(&o);
+	if (rc)
+		log_err(CF_MOD, "trunk allow lists not reloaded: %s", strerror(rc));
 }
 
 static void stop_calls(void *arg)

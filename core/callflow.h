@@ -21,6 +21,12 @@ struct events;
 int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st,
                    struct events *ev);
 
+/* SIGHUP: new calls take cfg's tenants and trunks (each call keeps the
+ * snapshot it started with); the trunks' allow lists are swapped into the
+ * SIP thread. Listeners, the media port range and REGISTER bindings change
+ * only on restart (a warning says so). NULL cf is ignored. */
+void callflow_reload(struct callflow *cf, const struct config *cfg);
+
 /* Ends every call (BYE/CANCEL/final response), finishes their records,
  * stops the SIP thread and the media workers. NULL is allowed. */
 void callflow_stop(struct callflow *cf);

@@ -113,7 +113,7 @@ static int vn_still_used(void *arg, const char *vn)
 
 /* SIGHUP: a new snapshot replaces the old one only when it is valid and drops
  * no VN that an active allocation uses; otherwise the old one stays. */
-static void reload(const struct options *o, struct store *st)
+static void reload(const struct options *o, struct store *st, struct callflow *calls)
 {
 	char err[512];
 	struct config *next, *cur;
@@ -148,6 +148,7 @@ static void reload(const struct options *o, struct store *st)
 		log_warn("config",
 		         "data_dir, store.map_size and http.listen change only on restart");
 	config_unref(cur);
+	callflow_reload(calls, next);
 	apply_log_level(next);
 	config_install(next);
 	log_info("config", "reloaded %s: %zu tenants, %zu trunks", next->source, next->ntenants,
@@ -200,7 +201,8 @@ static int serve(const struct options *o, struct config *cfg)
 		log_err("main", "cannot start: %s", strerror(rc));
 		goto out;
 	}
-	log_info("main", "pinbridge ready: HTTP API on http://%s, SIP on %s, RTP %d-%d, data in %s, "
+	log_info("main",
+	         "pinbridge ready: HTTP API on http://%s, SIP on %s, RTP %d-%d, data in %s, "
 	         "config %s",
 	         cfg->http_listen, cfg->nsip_listen ? cfg->sip_listen[0] : "-", cfg->port_min,
 	         cfg->port_max, cfg->data_dir, cfg->source);
@@ -209,7 +211,7 @@ static int serve(const struct options *o, struct config *cfg)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP)
-			reload(o, st);
+			reload(o, st, calls);
 		else if (sig == SIGTERM || sig == SIGINT)
 			break;
 	}

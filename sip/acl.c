@@ -2,8 +2,12 @@
  * address in the 128-bit (IPv4-mapped) form config uses. */
 #include "sip/sip_int.h"
 
+#include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/base/log.h"
 
 static bool addr_128(const struct sockaddr *sa, uint8_t out[16])
 {
@@ -45,10 +49,10 @@ const struct sip_trunk_acl *sip_acl_match(const struct sip *sip, const struct so
 
 	if (!addr_128(sa, a))
 		return NULL;
-	for (size_t t = 0; t < sip->opts.ntrunks; t++)
-		for (size_t i = 0; i < sip->opts.trunks[t].nallow; i++)
-			if (cidr_has(&sip->opts.trunks[t].allow[i], a))
-				return &sip->opts.trunks[t];
+	for (size_t t = 0; t < sip->acl.ntrunks; t++)
+		for (size_t i = 0; i < sip->acl.trunks[t].nallow; i++)
+			if (cidr_has(&sip->acl.trunks[t].allow[i], a))
+				return &sip->acl.trunks[t];
 	return NULL;
 }
 
@@ -56,8 +60,42 @@ const struct sip_trunk_acl *sip_acl_match(const struct sip *sip, const struct so
  * only when every trunk asks for silence (no trunks: 403). */
 bool sip_acl_all_silent(const struct sip *sip)
 {
-	for (size_t t = 0; t < sip->opts.ntrunks; t++)
-		if (!sip->opts.trunks[t].silent_deny)
+	for (size_t t = 0; t < sip->acl.ntrunks; t++)
+		if (!sip->acl.trunks[t].silent_deny)
 			return false;
-	return sip->opts.ntrunks > 0;
+	return sip->acl.ntrunks > 0;
+}
+
+struct acl_job {
+	struct sip *sip;
+	struct sip_opts acl;
+};
+
+static void acl_swap(void *arg)
+{
+	struct acl_job *j = arg;
+	struct sip_opts old = j->sip->acl;
+
+	j->sip->acl = j->acl;
+	sip_opts_free(&old);
+	log_info("sip", "trunk allow lists replaced: %zu trunks", j->sip->acl.ntrunks);
+	free(j);
+}
+
+int sip_set_trunks(struct sip *sip, const struct sip_trunk_acl *trunks, size_t n)
+{
+	struct acl_job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (!j)
+		return ENOMEM;
+	j->sip = sip;
+	rc = sip_opts_copy(&j->acl, &(struct sip_opts){.trunks = trunks, .ntrunks = n});
+	if (!rc)
+		rc = sip_post(sip, acl_swap, j);
+	if (rc) {
+		sip_opts_free(&j->acl);
+		free(j);
+	}
+	return rc;
 }

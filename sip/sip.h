@@ -149,6 +149,12 @@ int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg);
  * Unknown handles are ignored. */
 void sip_hangup(struct sip *sip, sip_call_t call, int status);
 
+/* Replaces the trunks INVITEs are checked against (SIGHUP): a deep copy is
+ * swapped in on the SIP thread; calls in progress are not touched, and
+ * REGISTER bindings keep the trunks of sip_start() until a restart. Any
+ * thread. 0, ENOMEM or ESHUTDOWN. */
+int sip_set_trunks(struct sip *sip, const struct sip_trunk_acl *trunks, size_t n);
+
 /* A one-shot timer on the SIP thread: fn(arg) runs once after ms unless
  * cancelled first; the timer is gone after it fired or was cancelled.
  * SIP thread only. NULL on ENOMEM. */

@@ -98,6 +98,10 @@ struct sip {
 	bool started; /* thread finished start-up; start_rc valid */
 	int start_rc;
 
+	/* SIP thread only: the trunks INVITEs are checked against; a copy of
+	 * opts' at start, replaced by sip_set_trunks() (registrations keep
+	 * opts'). */
+	struct sip_opts acl;
 	/* SIP thread only. */
 	su_root_t *root;
 	nua_t *nua;
@@ -145,6 +149,9 @@ void sip_register_free_all(struct sip *sip);
 const struct sip_trunk_acl *sip_acl_match(const struct sip *sip, const struct sockaddr *sa);
 bool sip_acl_all_silent(const struct sip *sip);
 
+/* stack.c: deep copies of options (trunks only when listen is NULL). */
+int sip_opts_copy(struct sip_opts *dst, const struct sip_opts *src);
+void sip_opts_free(struct sip_opts *o);
 /* stack.c: true on the SIP thread of sip. */
 bool sip_on_thread(const struct sip *sip);
 

@@ -25,7 +25,7 @@ bool sip_on_thread(const struct sip *sip)
 	return on_thread == sip;
 }
 
-static void opts_free(struct sip_opts *o)
+void sip_opts_free(struct sip_opts *o)
 {
 	for (size_t i = 0; i < o->nlisten; i++)
 		free((char *)o->listen[i]);
@@ -72,7 +72,7 @@ static int trunk_copy(struct sip_trunk_acl *d, const struct sip_trunk_acl *s)
 	return 0;
 }
 
-static int opts_copy(struct sip_opts *dst, const struct sip_opts *src)
+int sip_opts_copy(struct sip_opts *dst, const struct sip_opts *src)
 {
 	const char **listen = calloc(src->nlisten + 1, sizeof(*listen));
 	struct sip_trunk_acl *trunks = calloc(src->ntrunks + 1, sizeof(*trunks));
@@ -319,7 +319,8 @@ static void sip_free(struct sip *sip)
 		free(sip->qhead);
 		sip->qhead = next;
 	}
-	opts_free(&sip->opts);
+	sip_opts_free(&sip->opts);
+	sip_opts_free(&sip->acl);
 	if (sip->efd >= 0)
 		close(sip->efd);
 	pthread_cond_destroy(&sip->cond);
@@ -340,7 +341,10 @@ int sip_start(struct sip **sipp, const struct sip_opts *o, const struct sip_call
 	pthread_cond_init(&sip->cond, NULL);
 	sip->cb = *cb;
 	sip->arg = arg;
-	rc = sip->efd < 0 ? errno : opts_copy(&sip->opts, o);
+	rc = sip->efd < 0 ? errno : sip_opts_copy(&sip->opts, o);
+	if (!rc)
+		rc = sip_opts_copy(&sip->acl,
+		                   &(struct sip_opts){.trunks = o->trunks, .ntrunks = o->ntrunks});
 	if (rc)
 		goto out;
 	rc = pthread_create(&sip->thread, NULL, sip_thread, sip);
