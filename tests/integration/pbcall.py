@@ -846,12 +846,13 @@ class RtpPeer:
         with self.lock:
             self.sent.append((pt, seq, pts, bytes(payload), marker))
 
-    def send_frames(self, pt, frames, ptime=0.02):
-        """Sends frames (payloads) paced at ptime from a thread; returns the
-        thread (join it, or use wait_sent)."""
+    def send_frames(self, pt, frames, ptime=0.02, marker=True):
+        """Sends frames (payloads) paced at ptime from a thread, the marker
+        bit on the first unless marker is False; returns the thread (join
+        it, or use wait_sent)."""
         def run():
             nxt = time.monotonic()
-            first = True
+            first = marker
             for fr in frames:
                 if self._stop.is_set():
                     return

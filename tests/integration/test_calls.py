@@ -25,7 +25,7 @@ import pytest
 
 from pbcall import (CALLEE_IP, CALLER_IP, OUTSIDER_IP, PB_IP, PCMA, PCMU, RtpPeer, Sipp,
                     audio_frames, find_frames, free_port_on, hunt_scenario, metric_sum,
-                    parse_metrics, port_closed, scenario, sip_options, uri_user)
+                    parse_metrics, port_closed, rtcp_packets, scenario, sip_options, uri_user)
 from pbdata import number, ok, txn
 from pbhook import Receiver, check_signature, webhooks_block
 from pbserver import Server
@@ -660,31 +660,54 @@ def test_masking_both_ways(env, parties):
 
     leaks = masking_leaks(c, parties)
     assert not leaks, "\n\n".join(leaks)
-    for pk in c.callee_peer.packets():
-        assert pk.ssrc != c.caller_peer.ssrc
-    for pk in c.caller_peer.packets():
-        assert pk.ssrc != c.callee_peer.ssrc
+    # RTCP is pinbridge's own per leg: an SR/RR from its RTCP port about
+    # the stream it sends that leg
+    for peer, sdp, other in ((c.callee_peer, c.invite.sdp, c.caller_peer),
+                             (c.caller_peer, c.ok.sdp, c.callee_peer)):
+        ssrc = assert_stream_rewritten(peer, peer.name)
+        assert ssrc != other.ssrc
+        for data, src, _ in peer.rtcp_received:
+            pkts = rtcp_packets(data)
+            assert pkts[0][0] in (200, 201), "RTCP to the %s starts with pt %d" % (peer.name, pkts[0][0])
+            assert pkts[0][1] == ssrc, "RTCP to the %s from SSRC %08x, its RTP from %08x" % (
+                peer.name, pkts[0][1], ssrc)
+            assert src == (PB_IP, sdp.port + 1), "RTCP to the %s from %s" % (peer.name, src)
 
 
 def test_ringback_then_answer(env, parties):
     """180 at once with pinbridge's SDP; generated ringback until the callee
-    answers, then the callee's audio on the same stream."""
+    answers, then the callee's audio on the same stream: same SSRC, next
+    sequence number, marker bit set and the timestamp moved on by the time
+    that passed."""
     caller, callee = number(), number()
     _, vn = allocate(env, CALLS, [caller], [callee])
-    c = answered_call(parties, vn, caller, callee, ring_ms=1500, caller_hold_ms=2000)
+    c = answered_call(parties, vn, caller, callee, caller_codecs="0", callee_codecs="0", ring_ms=1500,
+                      caller_hold_ms=2000)
     ringing = [m for m in c.uac.received() if m.status == 180]
     assert ringing, "no 180 before the answer: %r" % c.uac.received()
     assert ringing[0].sdp is not None and ringing[0].sdp.ip == PB_IP, ringing[0].text
     assert (ringing[0].sdp.ip, ringing[0].sdp.port) == (c.ok.sdp.ip, c.ok.sdp.port)
     before = [pk for pk in c.caller_peer.packets() if pk.t < c.t_answer - 0.1]
     assert len(before) >= 30, "ringback: %d packets in ~1.5s of ringing" % len(before)
-    assert {pk.pt for pk in before} == {c.caller_codec}, {pk.pt for pk in before}
+    assert {pk.pt for pk in before} == {PCMU}, {pk.pt for pk in before}
+    assert {len(pk.payload) for pk in before} == {160}, "ringback frames of 20 ms"
     assert len({bytes(pk.payload) for pk in before}) > 1 or len(set(before[0].payload)) > 1, \
         "ringback is constant silence"
-    fa, fb = exchange(c, n=25)
-    assert find_frames(fb, c.callee_codec, payloads(c.caller_peer.packets(since=c.t_answer)),
-                       c.caller_codec) >= 22
+    fb = audio_frames(31, 25, PCMU)
+    c.callee_peer.send_frames(PCMU, fb, marker=False).join(3)
+    time.sleep(0.2)
+    got = c.caller_peer.packets()
+    assert find_frames(fb, PCMU, payloads(got), PCMU) >= 22
     assert_stream_rewritten(c.caller_peer, "caller (ringback then relay)")
+    frames = set(fb)
+    i = next(k for k, pk in enumerate(got) if bytes(pk.payload) in frames)
+    assert i > 0, "no ringback before the relayed audio"
+    prev, first = got[i - 1], got[i]
+    assert first.marker, "no marker bit where relay takes over from ringback: %r" % got[i - 2:i + 2]
+    assert not any(pk.marker for pk in got[i + 1:i + 20]), "marker bits inside the relayed stream"
+    jump = ((first.ts - prev.ts) & 0xFFFFFFFF) / 8000.0
+    assert jump >= 0.02 and abs(jump - (first.t - prev.t)) <= 0.1, \
+        "timestamp moved %.3fs over %.3fs at the switch" % (jump, first.t - prev.t)
     assert finish(c) == (0, 0), parties.describe()
 
 
