@@ -1044,14 +1044,50 @@ def _refused(env, p, vn, caller, ip=CALLER_IP):
     return uac.final_status()
 
 
+def _outcome_delta(env, before, outcome):
+    return (metric_sum(metrics(env), M_TOTAL, outcome=outcome) or 0) - \
+        (metric_sum(before, M_TOTAL, outcome=outcome) or 0)
+
+
 def test_unknown_vn_404(env, parties):
+    m0 = metrics(env)
     assert _refused(env, parties, UNKNOWN_VN, number()) == 404, parties.describe()
+    assert _outcome_delta(env, m0, "not-found") == 1
 
 
 def test_outside_trunk_cidr_403(env, parties):
     caller, callee = number(), number()
-    _, vn = allocate(env, CALLS, [caller], [callee])
+    alloc, vn = allocate(env, CALLS, [caller], [callee])
     assert _refused(env, parties, vn, caller, ip=OUTSIDER_IP) == 403, parties.describe()
+    assert list_calls(env, CALLS, alloc["greenpin_id"]) == [], "a refused source left a call record"
+
+
+def test_refused_source_is_counted(env, parties):
+    """DESIGN §3 step 1: a source no trunk allows gets no call record,
+    "metrics only". An unknown VN (the same step) is counted under calls by
+    outcome; so must this be."""
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    m0 = metrics(env)
+    assert _refused(env, parties, vn, caller, ip=OUTSIDER_IP) == 403, parties.describe()
+    grew = (metric_sum(metrics(env), M_TOTAL) or 0) - (metric_sum(m0, M_TOTAL) or 0)
+    assert grew == 1, "a source no trunk allows is not counted in %s (grew by %s)" % (M_TOTAL, grew)
+
+
+def test_offer_without_g711_is_refused(env, parties):
+    """An offer with neither PCMU nor PCMA (G.729 only): 488 before anything
+    is dialled."""
+    p = parties
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    uas = p.callee(scenario("call_uas_busy", p.tmp), b, callee, timeout=10)
+    uac = p.caller(scenario("call_uac", p.tmp), vn, caller, a, codecs="18", timeout=10)
+    uac.wait(12)
+    time.sleep(0.3)
+    uas.kill()
+    assert not uas.received("INVITE"), "an offer pinbridge cannot answer was dialled: %s" % p.describe()
+    assert uac.final_status() == 488, p.describe()
 
 
 def test_no_matching_allocation_403(env, parties):
