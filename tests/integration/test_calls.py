@@ -20,6 +20,7 @@ import itertools
 import re
 import time
 import uuid
+from urllib.parse import quote
 
 import pytest
 
@@ -503,6 +504,9 @@ def test_direct_call_audio_both_ways(env, parties):
     c = answered_call(parties, vn, caller, callee, caller_codecs="0", callee_codecs="0",
                       caller_hold_ms=3500)
     wait_active(env, 1)
+    live = list_calls(env, CALLS, alloc["greenpin_id"])
+    assert len(live) == 1 and live[0]["state"] == "in-progress" and live[0]["call_type"] is None, live
+    assert live[0]["ended_at"] is None and live[0]["from"] == caller and live[0]["vn"] == vn, live
     fa, fb = exchange(c)
     c.caller_peer.send_event(101, 5)
     c.callee_peer.send_event(101, 9)
@@ -1028,6 +1032,49 @@ def test_caller_number_is_normalised(env, parties, form):
     assert dialled(uas) == [callee], p.describe()
     rec = wait_records(env, CALLS, alloc["greenpin_id"])[0]
     check_record(env, CALLS, rec, alloc, vn, caller, callee, "incomplete", "busy", t0, time.time(), False)
+
+
+def test_calls_list_pages_and_filters(env, parties):
+    """GET /calls: oldest first, cursor paging, from_date/to_date on the
+    start, and the errors the README lists."""
+    p = parties
+    caller, callee = number(), number()
+    alloc, vn = allocate(env, CALLS, [caller], [callee])
+    gid = alloc["greenpin_id"]
+    t0 = time.time()
+    for i in range(3):
+        uas = p.callee(scenario("call_uas_busy", p.tmp), p.peer(CALLEE_IP, "callee"), callee)
+        uac = p.caller(scenario("call_uac", p.tmp), vn, caller, p.peer(CALLER_IP, "caller"),
+                       name="caller%d" % i)
+        assert uac.wait(15) == 0 and uac.final_status() == 486, p.describe()
+        uas.wait(5)
+    t1 = time.time()
+    recs = wait_records(env, CALLS, gid, n=3)
+    assert len(recs) == 3 and [r["started_at"] for r in recs] == sorted(r["started_at"] for r in recs), recs
+
+    def get(q):
+        return env.server.request("GET", calls_path(CALLS, "?" + q), tenant=CALLS)
+
+    page = ok(get("greenpin_id=%s&limit=2" % gid))
+    assert [r["call_sid"] for r in page[CALLS_LIST_KEY]] == [r["call_sid"] for r in recs[:2]], page
+    assert page["next_cursor"], page
+    page2 = ok(get("greenpin_id=%s&limit=2&cursor=%s" % (gid, quote(page["next_cursor"], safe=""))))
+    assert [r["call_sid"] for r in page2[CALLS_LIST_KEY]] == [recs[2]["call_sid"]], page2
+    assert not page2["next_cursor"], page2
+
+    def fmt(t):
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    within = ok(get("greenpin_id=%s&from_date=%s&to_date=%s" % (gid, fmt(t0 - 2), fmt(t1 + 2))))
+    assert len(within[CALLS_LIST_KEY]) == 3, within
+    after = ok(get("greenpin_id=%s&from_date=%s" % (gid, fmt(t1 + 60))))
+    assert after[CALLS_LIST_KEY] == [], after
+    before = ok(get("greenpin_id=%s&to_date=%s" % (gid, fmt(t0 - 60))))
+    assert before[CALLS_LIST_KEY] == [], before
+    for q, code in (("limit=0", 5), ("greenpin_id=%s&colour=red" % gid, 2),
+                    ("from_date=%s&to_date=%s" % (fmt(t1 + 60), fmt(t0)), 23), ("from_date=yesterday", 23)):
+        r = get(q)
+        assert r.status == 400 and r.json and r.json.get("code") == code, (q, r)
 
 
 # --- pinbridge: routing refusals --------------------------------------------------------
