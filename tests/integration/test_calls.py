@@ -281,7 +281,7 @@ def check_event(env, tenant, rec, timeout=10.0):
                                 if isinstance(h.json, dict) and h.json.get("call_sid") == sid],
                        timeout, "call-completed event for %s" % sid)
     h = hits[0]
-    assert h.method == "POST" and h.event == "call-completed", h
+    assert h.method == "POST" and h.event == "call-completed" and h.delivery, h
     check_signature(h, SECRETS[tenant])
     body = h.json
     assert EVENT_KEYS <= set(body), "event lacks %s: %r" % (EVENT_KEYS - set(body), body)
@@ -985,6 +985,17 @@ def test_hunt_no_answer_and_reject_gives_480(env, parties):
     check_record(env, CALLS, rec, alloc, vn, caller, rec["to"], "incomplete", rec["dial_call_status"],
                  t0, t1, False)
     check_event(env, CALLS, rec)
+
+
+def test_callee_503_is_not_relayed(env, parties):
+    """A 503 from the only callee reaches the caller as 480, never as 503
+    (which a trunk would take for pinbridge being down)."""
+    n1 = number()
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, ("reject", 503, "Service Unavailable"))])
+    assert dialled(uas) == [n1], parties.describe()
+    assert uac.final_status() == 480, parties.describe()
+    rec = wait_records(env, CALLS, alloc["greenpin_id"])[0]
+    check_record(env, CALLS, rec, alloc, vn, caller, n1, "incomplete", "failed", t0, t1, False)
 
 
 def test_hunt_stops_on_decline(env, parties):
