@@ -1215,3 +1215,47 @@ def test_caller_over_tcp(env, parties):
     assert uas.wait(10) == 0, p.describe()
     assert uac.final_status() == 200
     assert uas.received("BYE")
+
+
+# --- pinbridge: shutting down with a call up ------------------------------------------
+
+def test_sigterm_ends_calls_and_finishes_their_records(tmp_path, parties):
+    """SIGTERM with a call up: both parties get BYE, the server exits 0, and
+    the record is finished as completed (not left for recovery as failed)
+    with its call-completed event."""
+    rx = Receiver(name="calls-term").start()
+    callee_port = free_port_on(CALLEE_IP)
+    s = Server(str(tmp_path), call_config(callee_port, rx), name="term", creds=CREDS)
+    try:
+        s.start()
+        assert sip_options(s.sip_port) == 200, s.log_tail()
+        caller, callee = number(), number()
+        vn = "+917100000099"
+        alloc = ok(s.create({"transaction_id": txn("term"), "a": {"numbers": [caller], "vns": [vn]},
+                             "b": {"numbers": [callee]}}, tenant=CALLS))
+        p = parties
+        a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+        uas = p.callee(scenario("call_uas_answer", p.tmp, RING_MS=100, HOLD_MS=15000), b, callee,
+                       port=callee_port)
+        uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=15000), vn, caller, a,
+                       remote="%s:%d" % (PB_IP, s.sip_port))
+        uac.wait_received(status=200, timeout=8)
+        time.sleep(0.5)
+        t_stop = time.monotonic()
+        assert s.stop() == 0, s.log_tail()
+        assert uac.wait(8) == 0 and uas.wait(8) == 0, p.describe() + s.log_tail()
+        assert time.monotonic() - t_stop < 8
+        assert uac.received("BYE") and uas.received("BYE"), p.describe()
+        s.start()
+        recs = ok(s.request("GET", calls_path(CALLS, "?greenpin_id=" + alloc["greenpin_id"]),
+                            tenant=CALLS))[CALLS_LIST_KEY]
+        assert len(recs) == 1 and recs[0]["state"] == "completed", recs
+        assert recs[0]["call_type"] == "completed" and recs[0]["dial_call_status"] == "completed", recs
+        hits = rx.wait(lambda: [h for h in rx.got(path=HOOK_PATHS[CALLS])
+                                if isinstance(h.json, dict) and h.json.get("call_sid") == recs[0]["call_sid"]],
+                       10, "call-completed event")
+        assert hits[0].json["call_type"] == "completed", hits[0].json
+    finally:
+        if s.proc:
+            s.kill()
+        rx.close()
