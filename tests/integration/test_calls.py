@@ -445,11 +445,12 @@ def test_standalone_callee_hangs_up(parties):
     assert [m.method for m in uac.received() if not m.is_response] == ["BYE"]
 
 
-@pytest.mark.parametrize("kind,want", [("busy", 486), ("reject", 603)])
-def test_standalone_failures(parties, kind, want):
+@pytest.mark.parametrize("kind,status,want", [("busy", None, 486), ("reject", None, 603),
+                                              ("reject", (404, "Not Found"), 404)])
+def test_standalone_failures(parties, kind, status, want):
     p = parties
     a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
-    uas = p.callee(scenario("call_uas_" + kind, p.tmp), b, "+919800000002", timeout=10,
+    uas = p.callee(scenario("call_uas_" + kind, p.tmp, status=status), b, "+919800000002", timeout=10,
                    port=free_port_on(CALLEE_IP))
     uac = p.caller(scenario("call_uac", p.tmp), "+917100000001", "+919800000001", a, timeout=10,
                    remote="%s:%d" % (CALLEE_IP, uas.port))
