@@ -53,7 +53,7 @@ static void rec_done(void *arg, int rc)
 	free(j);
 }
 
-static void rec_write(struct cf_call *c, bool finish)
+void cf_rec_write(struct cf_call *c, bool finish)
 {
 	struct rec_job *j = calloc(1, sizeof(*j));
 	int rc;
@@ -127,7 +127,7 @@ void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf
 	media_session_free(c->media);
 	c->rec.call_type = (uint8_t)type;
 	c->rec.ended_ms = clock_now_ms();
-	rec_write(c, true);
+	cf_rec_write(c, true);
 	log_msg(
 	    LVL_INFO, CF_MOD, c->rec.call_sid, "ended: %s, dial status %s", calls_type_name(type),
 	    calls_dial_status_name(c->rec.dial_status) ? calls_dial_status_name(c->rec.dial_status)
@@ -296,7 +296,7 @@ static void direct_call(struct callflow *cf, struct config *cfg, const struct si
 	c->next = cf->calls;
 	cf->calls = c;
 	atomic_fetch_add(&cf->m.active, 1);
-	rec_write(c, false);
+	cf_rec_write(c, false);
 	sip_answer(cf->sip, c->in, 180, c->answer_in);
 	media_session_ringback(c->media, 0, true);
 	if (cf_hunt_begin(c) != 0)

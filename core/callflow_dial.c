@@ -209,6 +209,8 @@ static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 	c->state = CF_BRIDGED;
 	c->rec.answered_ms = clock_now_ms();
 	c->rec.dial_status = STORE_DIAL_COMPLETED;
+	/* A crash from here on leaves a record that says who answered. */
+	cf_rec_write(c, false);
 	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "%s answered: bridged", c->rec.to);
 }
 

@@ -86,6 +86,9 @@ struct cf_call {
 
 /* callflow.c */
 uint64_t cf_session_id(void);
+/* Queues c's record as it is now (finish: completed, with its event) on the
+ * store writer; never waits. */
+void cf_rec_write(struct cf_call *c, bool finish);
 struct cf_call *cf_find_leg(struct callflow *cf, sip_call_t leg);
 /* Ends c: hangs up whatever leg is still up (in_status for an unanswered
  * caller), finishes the record with type/dial status, frees c. */
