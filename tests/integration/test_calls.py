@@ -51,6 +51,7 @@ POOLS = {CALLS: "+917100000000-+917100000099", DEMO: "+917200000000-+91720000009
 UNKNOWN_VN = "+917300000042"    # in no tenant's pool
 SECRETS = {t: "cc-%s-%s" % (t, uuid.uuid4().hex[:8]) for t in POOLS}
 HOOK_PATHS = {CALLS: "/hooks/calls", DEMO: "/hooks/calldemo"}
+TIMEZONES = {CALLS: "UTC", DEMO: "+05:30"}   # record and event times carry the tenant's offset
 RING_TIMEOUT = 2.0
 MAX_HUNT = 6.0
 CREDS = {t: ("%s-key" % t, "%s-token" % t) for t in POOLS}
@@ -58,12 +59,12 @@ CREDS = {t: ("%s-key" % t, "%s-token" % t) for t in POOLS}
 
 def tenant_block(tid, pin_a, pin_b, hook_url):
     return """  { id = "%s"; api_key = "%s-key"; api_token = "%s-token";
-    country = "91"; national_length = 10; countries = ["91"]; timezone = "UTC"; trunk = "calltrunk";
+    country = "91"; national_length = 10; countries = ["91"]; timezone = "%s"; trunk = "calltrunk";
     vns = ["%s"];
     pin = { a = %s; b = %s; };
     ring_timeout = "%dms"; max_hunt = "%dms";
     %s
-  }""" % (tid, tid, tid, POOLS[tid], "true" if pin_a else "false", "true" if pin_b else "false",
+  }""" % (tid, tid, tid, TIMEZONES[tid], POOLS[tid], "true" if pin_a else "false", "true" if pin_b else "false",
           RING_TIMEOUT * 1000, MAX_HUNT * 1000,
           webhooks_block(SECRETS[tid], call_completed=hook_url, backoff="200ms"))
 
@@ -245,6 +246,10 @@ def check_record(env, tenant, rec, alloc, vn, frm, to, call_type, dial_status, t
     assert rec["call_type"] == call_type, rec
     assert rec["dial_call_status"] == dial_status, rec
     assert rec["direction"] == "incoming" and rec["state"] == "completed", rec
+    offset = "+00:00" if TIMEZONES[tenant] == "UTC" else TIMEZONES[tenant]
+    for k in ("start_time", "started_at", "answered_at", "ended_at"):
+        assert rec[k] is None or rec[k].endswith(offset), "%s not in the tenant's offset %s: %r" % (
+            k, offset, rec[k])
     started, ended = iso(rec["started_at"]), iso(rec["ended_at"])
     assert t0 - 2 <= started <= ended <= t1 + 2, (t0, t1, rec)
     assert abs(iso(rec["start_time"]) - started) < 1.5, rec
