@@ -138,4 +138,85 @@ int media_session_ringback(struct media_session *sess, unsigned leg, bool on);
  * after this returns), close its sockets and quarantine its ports. */
 void media_session_free(struct media_session *sess);
 
+/* --- Events, DTMF and prompts (the PIN IVR) --------------------------------
+ * A session's worker reports what the owner must act on through the
+ * engine's event function, called ON THE WORKER THREAD: it must only hand
+ * the event over (copy it, queue it, wake the owner), never block and never
+ * call back into the session. */
+enum media_event_kind {
+	MEDIA_EV_DIGIT = 0,   /* a DTMF digit arrived on leg (while collecting) */
+	MEDIA_EV_PROMPT_DONE, /* the prompt started with cookie ended (or was cut) */
+};
+
+enum media_dtmf_route {
+	MEDIA_DTMF_RFC4733 = 1, /* telephone-event packets (the leg's te_pt) */
+	MEDIA_DTMF_INBAND = 2,  /* tones in the audio (spandsp's dtmf_rx) */
+};
+
+struct media_event {
+	enum media_event_kind kind;
+	unsigned leg;
+	char digit;                  /* DIGIT: '0'-'9', '*', '#', 'A'-'D' */
+	enum media_dtmf_route route; /* DIGIT */
+	uint64_t cookie;             /* PROMPT_DONE: as given to media_session_play */
+	bool barged;                 /* PROMPT_DONE: cut short by a digit */
+};
+
+typedef void (*media_event_fn)(void *engine_arg, void *session_arg, const struct media_event *ev);
+
+/* Set once, before any session collects or plays. */
+void media_engine_set_events(struct media_engine *eng, media_event_fn fn, void *arg);
+/* The owner's pointer handed back with each of this session's events. */
+void media_session_set_arg(struct media_session *sess, void *arg);
+
+/* Collect DTMF on leg: RFC 4733 events (one digit per event: redundant end
+ * packets, duplicates and reordering handled) always while on, and in-band
+ * tones with spandsp only while on (it costs CPU). Each digit is reported
+ * once per route; choosing between routes is the owner's business. Off
+ * stops both. Acknowledged. Owner thread only. */
+int media_session_collect(struct media_session *sess, unsigned leg, bool on);
+
+/* A prompt: 8 kHz mono 16-bit audio, immutable once made, shared by any
+ * number of sessions (the owner keeps it alive while a session plays it). */
+struct media_prompt;
+
+/* From a WAV file: RIFF/WAVE PCM, 8000 Hz, mono, 16-bit; anything else is
+ * EINVAL with a reason in err. ENOENT/EACCES/EIO from reading it. */
+int media_prompt_load_wav(const char *path, struct media_prompt **out, char *err,
+                          size_t errlen);
+/* From the same bytes in memory (the prompts built into the binary). */
+int media_prompt_from_wav(const uint8_t *data, size_t len, struct media_prompt **out, char *err,
+                          size_t errlen);
+void media_prompt_free(struct media_prompt *p);
+/* Length in milliseconds. */
+unsigned media_prompt_ms(const struct media_prompt *p);
+
+/* The IVR's prompts. Built-in English ones (espeak-ng, 8 kHz, regenerated
+ * by media/prompts/make-prompts.sh) are compiled into the binary; a tenant
+ * may replace each with its own WAV (config: prompts.<name>). */
+enum media_prompt_id {
+	MEDIA_PROMPT_ENTER_PIN = 0, /* "enter_pin": please enter your PIN */
+	MEDIA_PROMPT_WRONG_PIN,     /* "wrong_pin": that PIN is not valid, try again */
+	MEDIA_PROMPT_GOODBYE,       /* "goodbye": too many attempts, goodbye */
+	MEDIA_PROMPT_NOT_ALLOWED,   /* "not_allowed": you are not allowed to make this call */
+	MEDIA_PROMPT_PLEASE_WAIT,   /* "please_wait": connecting, please wait */
+	MEDIA_PROMPT_NOBODY,        /* "nobody": there is nobody to connect you to */
+	MEDIA_PROMPT_N
+};
+/* "enter_pin", ... (the config key), or NULL. */
+const char *media_prompt_name(enum media_prompt_id id);
+/* The built-in prompt, made once on first use and kept for the process's
+ * life (thread-safe). NULL only when out of memory. */
+const struct media_prompt *media_builtin_prompt(enum media_prompt_id id);
+
+/* Play p to leg from its start, paced at the leg's ptime on the worker's
+ * tick and encoded in the leg's codec, as part of the leg's one stream
+ * (marker bit on the switch); relayed audio towards that leg is not sent
+ * meanwhile. barge: a digit collected on the same leg stops it. When it
+ * ends or is cut, MEDIA_EV_PROMPT_DONE with cookie. A prompt already
+ * playing on leg is replaced (its PROMPT_DONE is reported, barged false).
+ * NULL p stops playing. Acknowledged. Owner thread only. */
+int media_session_play(struct media_session *sess, unsigned leg, const struct media_prompt *p,
+                       bool barge, uint64_t cookie);
+
 #endif

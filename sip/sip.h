@@ -92,6 +92,10 @@ struct sip_callbacks {
 	/* An outbound leg's progress. After FAILED and ENDED the handle is gone.
 	 * A leg ended by sip_hangup() reports nothing more. May be NULL. */
 	void (*leg)(void *arg, const struct sip_leg_event *ev);
+	/* A DTMF digit by SIP INFO on an inbound call (application/dtmf-relay
+	 * "Signal=5", or application/dtmf "5"), already answered 200; other
+	 * INFO bodies get 415 and are not reported. May be NULL. */
+	void (*info_digit)(void *arg, sip_call_t call, char digit);
 };
 
 /* Binds every listen entry and starts the SIP thread. Returns 0 or an errno
