@@ -186,7 +186,8 @@ def _hold(hold_ms, n):
 def _behaviour(kind, n):
     """Scenario text of one callee behaviour (after the INVITE arrived).
     kind: ("answer", ring_ms, hold_ms[, sdp]) | ("early", early_ms, hold_ms[, sdp]) |
-    ("busy",) | ("reject", status, reason) | ("noanswer",). sdp: literal
+    ("busy",) | ("reject", status, reason) | ("noanswer",) (180, then waits
+    for CANCEL) | ("trying",) (only 100, then waits for CANCEL). sdp: literal
     values for this number's SDP instead of the -key ones, e.g.
     {"rtp_port": 40002} so callees sharing one SIPp have RTP of their own."""
     k = kind[0]
@@ -194,7 +195,7 @@ def _behaviour(kind, n):
         return _final(486, "Busy Here")
     if k == "reject":
         return _final(int(kind[1]), kind[2])
-    if k == "noanswer":
+    if k in ("noanswer", "trying"):
         ok = """      [last_Via:]
       [last_From:]
       [last_To:];tag=[pid]SIPpTag01[call_number]
@@ -204,7 +205,9 @@ def _behaviour(kind, n):
       Content-Length: 0
 """
         t487 = _HDR.replace("      [last_CSeq:]\n", "      CSeq: [$cseq] INVITE\n")
-        return (_send("SIP/2.0 180 Ringing", _HDR + "      Content-Length: 0\n") +
+        first = "SIP/2.0 180 Ringing" if k == "noanswer" else "SIP/2.0 100 Trying"
+        hdr = _HDR if k == "noanswer" else _HDR.replace(";tag=[pid]SIPpTag01[call_number]", "")
+        return (_send(first, hdr + "      Content-Length: 0\n") +
                 '  <recv request="CANCEL"/>\n' + _send("SIP/2.0 200 OK", ok) +
                 _send("SIP/2.0 487 Request Terminated", t487 + "      Content-Length: 0\n") +
                 '  <recv request="ACK" crlf="true"/>\n')
@@ -237,7 +240,7 @@ def hunt_scenario(outdir, plan, default=("reject", 404, "Not Found"), name="call
         out += ['      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="from"/>',
                 '      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="to"/>',
                 '      <ereg regexp=".*" search_in="hdr" header="Call-ID:" check_it="true" assign_to="callid"/>']
-    if "noanswer" in kinds:
+    if kinds & {"noanswer", "trying"}:
         out.append('      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" check_it="true" assign_to="cseq"/>')
     for i, (num, _) in enumerate(plan):
         digits = re.sub(r"\D", "", num)

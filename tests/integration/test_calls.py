@@ -993,6 +993,23 @@ def test_hunt_no_answer_and_reject_gives_480(env, parties):
     check_event(env, CALLS, rec)
 
 
+def test_caller_hears_ringing_before_the_callee_rings(env, parties):
+    """180 reaches the caller at once even while the callee has only said
+    100; a callee that never rings is CANCELed at ring_timeout and the
+    caller gets 480."""
+    n1 = number()
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, ("trying",))])
+    assert dialled(uas) == [n1], parties.describe()
+    r180 = [m for m in uac.received() if m.status == 180]
+    assert r180, parties.describe()
+    delay = _stamp(r180[0]) - _stamp(uac.sent("INVITE")[0])
+    assert delay < 0.5, "180 only %.2fs after the INVITE" % delay
+    assert [uri_user(m.ruri) for m in uas.received("CANCEL")] == [n1], parties.describe()
+    assert uac.final_status() == 480, parties.describe()
+    rec = wait_records(env, CALLS, alloc["greenpin_id"])[0]
+    check_record(env, CALLS, rec, alloc, vn, caller, n1, "incomplete", "no-answer", t0, t1, False)
+
+
 def test_callee_503_is_not_relayed(env, parties):
     """A 503 from the only callee reaches the caller as 480, never as 503
     (which a trunk would take for pinbridge being down)."""
