@@ -37,6 +37,7 @@ M_TOTAL = "pinbridge_calls_total"                  # label outcome
 M_SETUP_COUNT = "pinbridge_call_setup_seconds_count"
 M_RELAYED = "pinbridge_rtp_packets_relayed_total"
 M_DROPPED = "pinbridge_rtp_packets_dropped_total"
+M_PORT_PAIRS = "pinbridge_media_port_pairs"        # label state: free, quarantined, in_use
 
 # --- the calls API and its records ------------------------------------------------
 CALLS_LIST_KEY = "calls"   # data = {"calls": [...], "next_cursor": ...}
@@ -866,11 +867,18 @@ def test_caller_hangs_up_frees_ports(env, parties):
     _, vn = allocate(env, CALLS, [caller], [callee])
     c = answered_call(parties, vn, caller, callee, caller_hold_ms=1500)
     ports = [(c.ok.sdp.ip, c.ok.sdp.port), (c.invite.sdp.ip, c.invite.sdp.port)]
+    in_use = metric_sum(metrics(env), M_PORT_PAIRS, state="in_use")
+    assert in_use == 2, "%s{state=in_use} is %s with one call up" % (M_PORT_PAIRS, in_use)
     assert finish(c) == (0, 0), parties.describe()
     assert c.uas.received("BYE"), "BYE did not reach the callee"
     wait_active(env, 0)
     for ip, port in ports:
         assert port_closed(ip, port), "pinbridge's RTP port %s:%d still open after the call" % (ip, port)
+    assert metric_sum(metrics(env), M_PORT_PAIRS, state="in_use") == 0
+    n_a, n_b = len(c.caller_peer.packets()), len(c.callee_peer.packets())
+    time.sleep(0.3)
+    assert (len(c.caller_peer.packets()), len(c.callee_peer.packets())) == (n_a, n_b), \
+        "RTP still sent after the call ended"
 
 
 def test_caller_cancel_reaches_callee(env, parties):
