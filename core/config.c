@@ -46,6 +46,9 @@ static void config_free(struct config *c)
 		free(c->tenants[i].countries);
 		free(c->tenants[i].pool);
 		tz_rules_free(c->tenants[i].tz);
+		for (unsigned k = 0; k < MEDIA_PROMPT_N; k++)
+			if (c->tenants[i].prompt_owned[k])
+				media_prompt_free((struct media_prompt *)c->tenants[i].prompts[k]);
 	}
 	free(c->trunks);
 	free(c->tenants);
@@ -341,4 +344,13 @@ const struct tenant *config_tenant(const struct config *c, const char *id)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+const struct media_prompt *config_prompt(const struct tenant *t, enum media_prompt_id id)
+{
+	if ((unsigned)id >= MEDIA_PROMPT_N)
+		return NULL;
+	if (t && t->prompts[id])
+		return t->prompts[id];
+	return media_builtin_prompt(id);
 }

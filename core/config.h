@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "media/media.h"
+
 #define CONFIG_STR 256
 
 struct tz_rules;
@@ -79,6 +81,10 @@ struct tenant {
 	int64_t recordings_retention_ms;
 	int bulk_limit; /* items per bulk update (code 17 above it) */
 	struct tenant_webhooks webhooks;
+	/* The IVR's prompts: the tenant's own WAV (prompts.<name>) or the
+	 * built-in one; see config_prompt(). */
+	const struct media_prompt *prompts[MEDIA_PROMPT_N];
+	bool prompt_owned[MEDIA_PROMPT_N]; /* a custom one, freed with the snapshot */
 };
 
 struct config {
@@ -134,6 +140,9 @@ const struct tenant *config_tenant(const struct config *c, const char *id);
 /* The tenant whose pool holds the E.164 number vn, or NULL. */
 const struct tenant *config_vn_owner(const struct config *c, const char *vn);
 bool config_tenant_has_vn(const struct tenant *t, const char *vn);
+/* t's prompt id: its own WAV, else the built-in one (NULL only when out of
+ * memory). */
+const struct media_prompt *config_prompt(const struct tenant *t, enum media_prompt_id id);
 /* Number of VNs in t's pool, and the i-th (0-based) as E.164 into out. */
 uint64_t config_pool_size(const struct tenant *t);
 void config_pool_vn(const struct tenant *t, uint64_t i, char out[17]);

@@ -310,30 +310,64 @@ static int parse_webhooks(const struct cfg_ctx *x, const config_setting_t *tg, c
 	return 0;
 }
 
+/* prompts = { enter_pin = "/path.wav"; ... }: each WAV is read now, so a
+ * missing or unusable file fails the load (and refuses a SIGHUP reload)
+ * instead of the first call that would play it. "" or absent: built-in. */
+static int parse_prompts(const struct cfg_ctx *x, const config_setting_t *tg, const char *tpre,
+                         struct tenant *t)
+{
+	const char *known[MEDIA_PROMPT_N + 1] = {NULL};
+	const config_setting_t *g;
+	char pre[96], path[160], file[CONFIG_STR], why[CONFIG_STR + 160];
+	int rc;
+
+	snprintf(pre, sizeof(pre), "%sprompts.", tpre);
+	for (unsigned i = 0; i < MEDIA_PROMPT_N; i++)
+		known[i] = media_prompt_name((enum media_prompt_id)i);
+	if ((rc = cfg_group(x, tg, tpre, "prompts", &g)))
+		return rc;
+	cfg_warn_unknown(x, g, pre, known);
+	for (unsigned i = 0; i < MEDIA_PROMPT_N; i++) {
+		struct media_prompt *p = NULL;
+		file[0] = why[0] = '\0';
+		if ((rc = cfg_str(x, g, pre, known[i], file, sizeof(file))))
+			return rc;
+		if (!*file) {
+			t->prompts[i] = media_builtin_prompt((enum media_prompt_id)i);
+			if (!t->prompts[i])
+				return ENOMEM;
+			continue;
+		}
+		rc = media_prompt_load_wav(file, &p, why, sizeof(why));
+		if (rc == ENOMEM)
+			return rc;
+		if (rc) {
+			snprintf(path, sizeof(path), "%s%s", pre, known[i]);
+			/* why names the file already: "<file>: <what is wrong>" */
+			if (!*why)
+				snprintf(why, sizeof(why), "%s: %s", file, strerror(rc));
+			return cfg_fail(x, where(g, known[i]), path, "%s", why);
+		}
+		t->prompts[i] = p;
+		t->prompt_owned[i] = true;
+	}
+	return 0;
+}
+
 static int parse_tenant(const struct cfg_ctx *x, const config_setting_t *g, const char *pre,
                         struct tenant *t)
 {
-	static const char *const known[] = {"id",
-	                                    "api_key",
-	                                    "api_token",
-	                                    "api_token_sha256",
-	                                    "country",
-	                                    "national_length",
-	                                    "countries",
-	                                    "timezone",
-	                                    "trunk",
-	                                    "vns",
-	                                    "pin",
-	                                    "deallocation",
-	                                    "ring_timeout",
-	                                    "max_hunt",
-	                                    "max_duration",
-	                                    "rtp_timeout",
-	                                    "calls",
-	                                    "recordings",
-	                                    "webhooks",
-	                                    "bulk_limit",
-	                                    NULL};
+	static const char *const known[] = {"id",           "api_key",
+	                                    "api_token",    "api_token_sha256",
+	                                    "country",      "national_length",
+	                                    "countries",    "timezone",
+	                                    "trunk",        "vns",
+	                                    "pin",          "deallocation",
+	                                    "ring_timeout", "max_hunt",
+	                                    "max_duration", "rtp_timeout",
+	                                    "calls",        "recordings",
+	                                    "webhooks",     "bulk_limit",
+	                                    "prompts",      NULL};
 	char why[160], path[160];
 	int rc;
 
@@ -348,7 +382,8 @@ static int parse_tenant(const struct cfg_ctx *x, const config_setting_t *g, cons
 		return cfg_fail(x, where(g, "timezone"), path, "\"%s\": %s", t->timezone, why);
 	}
 	if ((rc = parse_pool(x, g, pre, t)) || (rc = parse_pin(x, g, pre, t)) ||
-	    (rc = parse_timers(x, g, pre, t)) || (rc = parse_webhooks(x, g, pre, t)))
+	    (rc = parse_timers(x, g, pre, t)) || (rc = parse_webhooks(x, g, pre, t)) ||
+	    (rc = parse_prompts(x, g, pre, t)))
 		return rc;
 	return 0;
 }
