@@ -904,13 +904,14 @@ def test_caller_cancel_reaches_callee(env, parties):
 
 # --- pinbridge: hunting ------------------------------------------------------------------
 
-def _hunt(env, p, plan, caller_hold_ms=1500, timeout=25):
+def _hunt(env, p, plan, caller_hold_ms=1500, timeout=25, caller_scenario=None):
     caller = number()
     alloc, vn = allocate(env, CALLS, [caller], [n for n, _ in plan])
     a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
     t0 = time.time()
     uas = p.callee(hunt_scenario(p.tmp, plan), b, "callee", max_calls=len(plan), timeout=timeout)
-    uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=caller_hold_ms), vn, caller, a, timeout=timeout)
+    uac = p.caller(caller_scenario or scenario("call_uac", p.tmp, HOLD_MS=caller_hold_ms), vn, caller, a,
+                   timeout=timeout)
     uac.wait(timeout + 3)
     uas.wait(5)
     return alloc, vn, caller, uac, uas, t0, time.time()
@@ -998,6 +999,21 @@ def test_hunt_no_answer_and_reject_gives_480(env, parties):
     assert rec["to"] in (n1, n2) and rec["dial_call_status"] in ("no-answer", "failed"), rec
     check_record(env, CALLS, rec, alloc, vn, caller, rec["to"], "incomplete", rec["dial_call_status"],
                  t0, t1, False)
+    check_event(env, CALLS, rec)
+
+
+def test_caller_cancel_during_the_hunt(env, parties):
+    """The caller gives up while the second number rings: that leg gets the
+    CANCEL, the caller 487, and the record names the second number."""
+    n1, n2 = number(), number()
+    alloc, vn, caller, uac, uas, t0, t1 = _hunt(
+        env, parties, [(n1, ("busy",)), (n2, ("noanswer",))],
+        caller_scenario=scenario("call_uac_cancel", parties.tmp, CANCEL_MS=1000))
+    assert dialled(uas) == [n1, n2], parties.describe()
+    assert [uri_user(m.ruri) for m in uas.received("CANCEL")] == [n2], parties.describe()
+    assert uac.final_status() == 487 and uac.rc == 0, parties.describe()
+    rec = wait_records(env, CALLS, alloc["greenpin_id"])[0]
+    check_record(env, CALLS, rec, alloc, vn, caller, n2, "client-hangup", "canceled", t0, t1, False)
     check_event(env, CALLS, rec)
 
 
