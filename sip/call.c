@@ -1,6 +1,7 @@
 /* call: nua's events on the SIP thread: inbound INVITEs checked against the
  * trunks and handed to core as struct sip_invite, their responses, CANCEL
- * and BYE, and the refusals (REFER 403) pinbridge gives to everything else. */
+ * and BYE, INFO (info.c), and the refusals (REFER 403) pinbridge gives to
+ * everything else. */
 #include "sip/sip_int.h"
 
 #include <arpa/inet.h>
@@ -126,6 +127,9 @@ static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const
 		return;
 	}
 	atomic_fetch_add_explicit(&sip->stats.invites_in, 1, memory_order_relaxed);
+	/* INFO on this call comes to us unanswered (sip_info_in() answers it:
+	 * 415 for what is not DTMF); nua would 200 anything itself. */
+	nua_set_hparams(nh, NUTAG_APPL_METHOD("INFO"), TAG_END());
 	source_ip(nua, ip, sizeof(ip), &sa);
 	trunk = sip_acl_match(sip, sa);
 	if (!trunk) {
@@ -218,10 +222,15 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 		if (status < 200)
 			return;
 		break;
+	case nua_i_info:
+		if (call) {
+			sip_info_in(sip, nua, status, call, s);
+			return;
+		}
+		break;
 	case nua_i_options:
 	case nua_i_message:
 	case nua_i_chat:
-	case nua_i_info:
 	case nua_i_update:
 	case nua_i_method:
 	case nua_i_publish:

@@ -145,6 +145,16 @@ void sip_register_event(struct sip *sip, nua_event_t event, int status, nua_hand
 /* Un-REGISTER needs no call: nua_shutdown() sends it for every binding. */
 void sip_register_free_all(struct sip *sip);
 
+/* info.c: DTMF by SIP INFO. The body of an INFO of content type ctype
+ * (NULL: none) as one digit ('0'-'9', '*', '#', 'A'-'D'): 0 and *digit;
+ * ENOTSUP for a type other than application/dtmf-relay or application/dtmf
+ * (415); EINVAL for a body without a digit (400); ENODATA for an INFO with
+ * neither type nor body (a keep-alive: 200, nothing reported). */
+int sip_info_parse(const char *ctype, const char *body, size_t len, char *digit);
+/* Answers an INFO on inbound call c (unless nua did, status >= 200) and
+ * reports its digit through cb->info_digit. */
+void sip_info_in(struct sip *sip, nua_t *nua, int status, struct sip_call *c, sip_t const *s);
+
 /* acl.c: which trunk, if any, allows this source. */
 const struct sip_trunk_acl *sip_acl_match(const struct sip *sip, const struct sockaddr *sa);
 bool sip_acl_all_silent(const struct sip *sip);
