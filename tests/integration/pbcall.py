@@ -88,15 +88,20 @@ def udp_bound(ip, port):
 _MARKED = re.compile(r'(<!--\s*(\w+)\s*-->\s*<\w+[^>]*?\b(?:milliseconds|timeout)=")(\d+)(")')
 
 
-def scenario(name, outdir, status=None, **times):
+def scenario(name, outdir, status=None, replace=(), **times):
     """Path of tests/sipp/<name>.xml, or of a copy in outdir with the marked
     literals replaced: scenario("call_uac", d, HOLD_MS=4000). status=(code,
-    reason) replaces call_uas_reject.xml's 603 Decline."""
+    reason) replaces call_uas_reject.xml's 603 Decline; replace: (old, new)
+    text replacements, each of which must apply (e.g. an extra SDP line)."""
     src = os.path.join(SIPP_DIR, name + ".xml")
-    if not times and not status:
+    if not times and not status and not replace:
         return src
     with open(src) as f:
         text = f.read()
+    for old, new in replace:
+        if old not in text:
+            raise ValueError("%s.xml has no %r to replace" % (name, old))
+        text = text.replace(old, new)
     if status:
         if "SIP/2.0 603 Decline" not in text:
             raise ValueError("%s.xml has no 603 Decline to replace" % name)
@@ -116,6 +121,8 @@ def scenario(name, outdir, status=None, **times):
     if missing:
         raise ValueError("%s.xml has no marked %s" % (name, ", ".join(sorted(missing))))
     tag = "-".join("%s%d" % (k.lower(), int(v)) for k, v in sorted(times.items()))
+    if replace:
+        tag += "-r%08x" % (hash(tuple(replace)) & 0xFFFFFFFF)
     path = os.path.join(outdir, "%s-%s.xml" % (name, tag))
     with open(path, "w") as f:
         f.write(text)

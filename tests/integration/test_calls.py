@@ -840,6 +840,35 @@ def test_two_calls_at_once_keep_their_media_apart(env, parties):
     wait_active(env, 0)
 
 
+def test_extra_media_lines_are_refused_with_port_0(env, parties):
+    """An offer with video besides audio: the answer keeps the m-lines in
+    order, the video one with port 0, and the call's audio works; the callee
+    is offered audio only."""
+    p = parties
+    caller, callee = number(), number()
+    _, vn = allocate(env, CALLS, [caller], [callee])
+    a, b = p.peer(CALLER_IP, "caller"), p.peer(CALLEE_IP, "callee")
+    video = "      a=sendrecv\n      m=video %d RTP/AVP 96\n      a=rtpmap:96 H264/90000\n" % (a.port + 10)
+    uac_path = scenario("call_uac", p.tmp, HOLD_MS=1500, replace=[("      a=sendrecv\n", video)])
+    uas = p.callee(scenario("call_uas_answer", p.tmp, RING_MS=100, HOLD_MS=12000), b, callee)
+    uac = p.caller(uac_path, vn, caller, a, codecs="0")
+    ok200 = uac.wait_received(status=200, timeout=8)
+    assert "m=video" in uac.sent("INVITE")[0].body
+    media = ok200.sdp.media
+    assert len(media) == 2 and media[0].startswith("audio ") and media[1].split()[:2] == ["video", "0"], \
+        ok200.sdp.text
+    assert ok200.sdp.port and ok200.sdp.port != 0
+    inv = uas.received("INVITE")[0]
+    assert [m.split()[0] for m in inv.sdp.media] == ["audio"], inv.sdp.text
+    b.set_remote(inv.sdp)
+    a.set_remote(ok200.sdp)
+    frames = audio_frames(44, 20, PCMU)
+    a.send_frames(PCMU, frames).join(2)
+    time.sleep(0.2)
+    assert find_frames(frames, PCMU, payloads(b.packets(PCMU)), PCMU) >= 18
+    assert uac.wait(15) == 0 and uas.wait(10) == 0, p.describe()
+
+
 # --- pinbridge: ending calls ---------------------------------------------------------
 
 def test_callee_hangs_up(env, parties):
