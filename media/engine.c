@@ -1,6 +1,6 @@
 /* engine: the media worker threads. Each runs an epoll loop over its
- * sessions' sockets, a 20 ms timerfd tick (RTCP, ringback, later prompts
- * and timeouts) and an eventfd-woken command queue from the owner thread. */
+ * sessions' sockets, a 20 ms timerfd tick (RTCP, ringback, prompts, later
+ * timeouts) and an eventfd-woken command queue from the owner thread. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +91,15 @@ static bool drain_commands(struct media_worker *w)
 			break;
 		case MEDIA_CMD_RINGBACK:
 			media_leg_ringback_set(&c->sess->leg[c->leg], c->on);
+			break;
+		case MEDIA_CMD_SET_ARG:
+			c->sess->arg = c->arg;
+			break;
+		case MEDIA_CMD_COLLECT:
+			media_leg_collect_set(&c->sess->leg[c->leg], c->on);
+			break;
+		case MEDIA_CMD_PLAY:
+			media_leg_play_set(&c->sess->leg[c->leg], c->prompt, c->barge, c->cookie);
 			break;
 		case MEDIA_CMD_STOP:
 			stop = true;
@@ -251,6 +260,7 @@ int media_engine_start(struct media_engine **engp, unsigned nworkers, struct in_
 	eng->ip = ip;
 	eng->ports = ports;
 	ringback_init();
+	media_dtmf_init();
 	for (i = 0; i < nworkers; i++) {
 		eng->workers[i].epfd = eng->workers[i].evfd = eng->workers[i].tfd = -1;
 		rc = worker_open(eng, &eng->workers[i]);
@@ -282,6 +292,18 @@ void media_engine_stop(struct media_engine *eng)
 	}
 	free(eng->workers);
 	free(eng);
+}
+
+void media_engine_set_events(struct media_engine *eng, media_event_fn fn, void *arg)
+{
+	eng->ev_fn = fn;
+	eng->ev_arg = arg;
+}
+
+void media_session_emit(struct media_session *s, const struct media_event *ev)
+{
+	if (s->eng->ev_fn)
+		s->eng->ev_fn(s->eng->ev_arg, s->arg, ev);
 }
 
 static void counters_add(const struct media_counters *c, struct media_stats *st)

@@ -68,6 +68,58 @@ enum media_ep_kind { MEDIA_EP_CMD, MEDIA_EP_TIMER, MEDIA_EP_RTP, MEDIA_EP_RTCP }
 /* rtp_stream source ids: a leg's packets are relayed as source idx (0 or
  * 1); generated audio has its own, so that each switch is marked. */
 #define MEDIA_SRC_RINGBACK 2
+#define MEDIA_SRC_PROMPT   3
+
+#define MEDIA_FRAME 160 /* samples (and G.711 bytes) in one 20 ms frame */
+
+/* A prompt (prompt.c): immutable 8 kHz mono samples, one allocation. */
+struct media_prompt {
+	size_t n;
+	int16_t pcm[];
+};
+
+/* Prompt playout on one leg (playout.c). Like ringback, each play (and each
+ * resumption after the leg had no address) is a burst with its own
+ * synthetic SSRC, so the leg's stream marks the switch. */
+struct media_playout {
+	const struct media_prompt *p; /* NULL: nothing playing */
+	size_t pos;                   /* next sample to send */
+	bool barge;                   /* a collected digit on this leg cuts it */
+	uint64_t cookie;
+	bool sending; /* a frame went out on the previous tick */
+	uint32_t burst;
+	uint16_t seq; /* within the burst */
+	uint32_t ts;
+};
+
+/* In-band DTMF detector (dtmf.c) over G.711 payloads: spandsp's dtmf_rx.
+ * Pure (no sockets, no session), so the fuzz harness drives it directly.
+ * Allocates only in _new; feeding it allocates nothing. */
+struct media_dtmf_rx;
+
+#define MEDIA_DTMF_RX_MAX 16 /* digits one feed can report; more are lost */
+
+/* spandsp's shared tables, built once before any worker runs. */
+void media_dtmf_init(void);
+int media_dtmf_rx_new(struct media_dtmf_rx **out);
+void media_dtmf_rx_free(struct media_dtmf_rx *d);
+/* Forget any tone half-heard (collection starts over). */
+void media_dtmf_rx_reset(struct media_dtmf_rx *d);
+/* Feed n G.711 bytes of codec; the digits whose tone began here are
+ * written to digits (at most max, no terminator). Returns their number. */
+size_t media_dtmf_rx_g711(struct media_dtmf_rx *d, enum media_codec codec, const uint8_t *payload,
+                          size_t n, char *digits, size_t max);
+
+/* DTMF collection on one leg (dtmf.c). */
+struct media_collect {
+	bool on;             /* worker-owned */
+	struct rtp_dtmf rfc; /* worker-owned; fed even while off, so that an
+	                      * event begun before collection is not a digit */
+	/* Set by the owner thread before its first collect-on command (the
+	 * command's lock publishes it); used by the worker only while on;
+	 * freed by the owner with the session. */
+	struct media_dtmf_rx *inband;
+};
 
 /* Ringback generator of one leg (ringback.c). Every resumption after a
  * pause is a new "burst" with its own synthetic SSRC, so the outgoing
@@ -108,6 +160,8 @@ struct media_leg {
 	int64_t next_rtcp_us;
 	int64_t last_relay_us; /* the other leg's last packet sent here; 0: none */
 	struct media_ringback rb;
+	struct media_playout play;
+	struct media_collect col;
 };
 
 struct media_session {
@@ -115,6 +169,7 @@ struct media_session {
 	struct media_worker *w;
 	struct media_leg leg[2];
 	struct media_counters ctr;
+	void *arg; /* worker-owned: the owner's pointer for events */
 	/* worker-owned: the worker's session list */
 	struct media_session *prev, *next;
 };
@@ -125,6 +180,9 @@ enum media_cmd_type {
 	MEDIA_CMD_UPDATE,
 	MEDIA_CMD_SET_LEG,
 	MEDIA_CMD_RINGBACK,
+	MEDIA_CMD_SET_ARG,
+	MEDIA_CMD_COLLECT,
+	MEDIA_CMD_PLAY,
 	MEDIA_CMD_STOP
 };
 
@@ -132,11 +190,15 @@ struct media_cmd {
 	enum media_cmd_type type;
 	struct media_session *sess;
 	unsigned leg;
-	struct sockaddr_in remote; /* UPDATE */
-	struct media_leg_cfg cfg;  /* SET_LEG, validated by the caller */
-	bool on;                   /* RINGBACK */
-	int result;                /* 0 or an errno value, set by the worker */
-	bool done;                 /* guarded by the worker's lock */
+	struct sockaddr_in remote;         /* UPDATE */
+	struct media_leg_cfg cfg;          /* SET_LEG, validated by the caller */
+	bool on;                           /* RINGBACK, COLLECT */
+	void *arg;                         /* SET_ARG */
+	const struct media_prompt *prompt; /* PLAY; NULL stops */
+	bool barge;                        /* PLAY */
+	uint64_t cookie;                   /* PLAY */
+	int result;                        /* 0 or an errno value, set by the worker */
+	bool done;                         /* guarded by the worker's lock */
 	struct media_cmd *next;
 };
 
@@ -169,6 +231,10 @@ struct media_engine {
 	unsigned nworkers;
 	atomic_uint next_worker;
 	struct media_worker *workers;
+	/* Set once by the owner before any session collects or plays; the
+	 * command that starts either publishes them to the worker. */
+	media_event_fn ev_fn;
+	void *ev_arg;
 };
 
 /* engine.c: queue cmd on w and wait until the worker has carried it out. */
@@ -188,5 +254,23 @@ void ringback_init(void);
 void media_leg_ringback_set(struct media_leg *l, bool on);
 void media_leg_ringback_tick(struct media_leg *l, int64_t now_us, unsigned ticks,
                              struct media_counters *wc);
+/* session.c: send one generated frame (payload: MEDIA_FRAME bytes in l's
+ * law) from source src through l's stream; in is the generator's synthetic
+ * header (ssrc = its burst, its own seq and ts). Counts it as generated. */
+void media_leg_send_generated(struct media_leg *l, uint32_t src, const struct rtp_header *in,
+                              const uint8_t *payload, int64_t now_us, struct media_counters *wc);
+/* engine.c: hand ev to the engine's event function (worker thread). */
+void media_session_emit(struct media_session *s, const struct media_event *ev);
+/* dtmf.c, on the worker thread: an accepted RTP packet of l (before it is
+ * rewritten for relaying); and the COLLECT command. */
+void media_leg_dtmf_input(struct media_leg *l, const uint8_t *buf, const struct rtp_header *h);
+void media_leg_collect_set(struct media_leg *l, bool on);
+/* playout.c, on the worker thread: the PLAY command (p NULL stops), the
+ * end of a prompt (PROMPT_DONE if one was playing) and the per-tick step. */
+void media_leg_play_set(struct media_leg *l, const struct media_prompt *p, bool barge,
+                        uint64_t cookie);
+void media_leg_play_stop(struct media_leg *l, bool barged);
+void media_leg_play_tick(struct media_leg *l, int64_t now_us, unsigned ticks,
+                         struct media_counters *wc);
 
 #endif

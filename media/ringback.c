@@ -7,15 +7,12 @@
  * burst, the peer's jitter buffer and NAT binding stay warm). 400 Hz is 20
  * samples a period, so every "on" frame is the same 160 samples starting at
  * phase 0: two frames per law, built once, no allocation or lock per frame. */
-#include <errno.h>
 #include <pthread.h>
-#include <string.h>
-#include <sys/socket.h>
 
 #include "media/g711.h"
 #include "media/media_int.h"
 
-#define FRAME          160 /* samples (and G.711 bytes) in 20 ms */
+#define FRAME          MEDIA_FRAME
 #define TONE_PERIOD    20  /* samples per period of 400 Hz at 8 kHz */
 #define CADENCE_FRAMES 150 /* 3 s */
 
@@ -80,26 +77,9 @@ static void send_frame(struct media_leg *l, int64_t now_us, struct media_counter
 	                        .ts = rb->ts,
 	                        .ssrc = rb->burst,
 	                        .payload_len = FRAME};
-	struct rtp_header out;
-	uint8_t pkt[RTP_HEADER_LEN + FRAME];
 
-	if (rtp_stream_next(&l->out, &in, MEDIA_SRC_RINGBACK, (uint64_t)now_us, &out) != 0)
-		return; /* unreachable: the map always holds o's codec_pt */
-	rtp_header_write(pkt, sizeof(pkt), &out);
-	memcpy(pkt + RTP_HEADER_LEN, frames[l->cfg.codec][!cadence_on(rb->pos)], FRAME);
-	if (sendto(l->pair.rtp_fd, pkt, sizeof(pkt), MSG_DONTWAIT, (struct sockaddr *)&l->peer,
-	           sizeof(l->peer)) < 0) {
-		/* Lost like a full network buffer would lose it: the
-		 * stream's numbering has moved on regardless. */
-		media_ctr_add(&l->sess->ctr, dropped_send, 1);
-		media_ctr_add(wc, dropped_send, 1);
-		return;
-	}
-	media_ctr_add(&l->sess->ctr, generated, 1);
-	media_ctr_add(wc, generated, 1);
-	l->sent_packets++;
-	l->sent_octets += FRAME;
-	l->sent_since_report = true;
+	media_leg_send_generated(l, MEDIA_SRC_RINGBACK, &in,
+	                         frames[l->cfg.codec][!cadence_on(rb->pos)], now_us, wc);
 }
 
 static bool relayed_recently(const struct media_leg *l, int64_t now_us)

@@ -1,7 +1,9 @@
 /* session: one call's anchored media: two legs, each with its own port
  * pair, latching, outgoing stream and RTCP. Packets arriving on one leg are
  * rewritten (SSRC, sequence, timestamps, payload types, G.711 law) and sent
- * to the other; RTCP is terminated per leg. Runs on the owning worker. */
+ * to the other, unless a prompt is playing there; RTCP is terminated per
+ * leg; a collecting leg's packets are also offered to its DTMF detectors.
+ * Runs on the owning worker. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,10 +162,13 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 		}
 		rtcp_rx_packet(&x->rx, &h,
 		               (uint32_t)((uint64_t)now_us * MEDIA_CLOCK_RATE / 1000000u));
+		media_leg_dtmf_input(x, buf, &h); /* before the rewrite moves it */
 		if (!y->have_remote) {
 			no_remote++;
 			continue;
 		}
+		if (y->play.p) /* y hears its prompt, not the other side */
+			continue;
 		if (relay_one(x, y, buf, &h, now_us, &out_len) != 0) {
 			malformed++;
 			continue;
@@ -196,6 +201,31 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 		media_ctr_add(&s->ctr, dropped_no_remote, no_remote);
 		media_ctr_add(&w->ctr, dropped_no_remote, no_remote);
 	}
+}
+
+void media_leg_send_generated(struct media_leg *l, uint32_t src, const struct rtp_header *in,
+                              const uint8_t *payload, int64_t now_us, struct media_counters *wc)
+{
+	struct rtp_header out;
+	uint8_t pkt[RTP_HEADER_LEN + MEDIA_FRAME];
+
+	if (rtp_stream_next(&l->out, in, src, (uint64_t)now_us, &out) != 0)
+		return; /* unreachable: generators use a type the map holds */
+	rtp_header_write(pkt, sizeof(pkt), &out);
+	memcpy(pkt + RTP_HEADER_LEN, payload, MEDIA_FRAME);
+	if (sendto(l->pair.rtp_fd, pkt, sizeof(pkt), MSG_DONTWAIT, (struct sockaddr *)&l->peer,
+	           sizeof(l->peer)) < 0) {
+		/* Lost like a full network buffer would lose it: the
+		 * stream's numbering has moved on regardless. */
+		media_ctr_add(&l->sess->ctr, dropped_send, 1);
+		media_ctr_add(wc, dropped_send, 1);
+		return;
+	}
+	media_ctr_add(&l->sess->ctr, generated, 1);
+	media_ctr_add(wc, generated, 1);
+	l->sent_packets++;
+	l->sent_octets += MEDIA_FRAME;
+	l->sent_since_report = true;
 }
 
 /* Our own SR/RR + SDES for leg l's peer, every MEDIA_RTCP_US. */
@@ -236,7 +266,12 @@ void media_session_tick(struct media_session *s, int64_t now_us, unsigned ticks)
 	for (unsigned i = 0; i < 2; i++) {
 		struct media_leg *l = &s->leg[i];
 
-		media_leg_ringback_tick(l, now_us, ticks, &s->w->ctr);
+		if (l->play.p) {
+			media_leg_play_tick(l, now_us, ticks, &s->w->ctr);
+			l->rb.sending = false; /* its next frame is a new burst */
+		} else {
+			media_leg_ringback_tick(l, now_us, ticks, &s->w->ctr);
+		}
 		if (!l->have_remote || now_us < l->next_rtcp_us)
 			continue;
 		leg_report(l, now_us, &s->w->ctr);
@@ -321,6 +356,7 @@ static void leg_init(struct media_session *s, unsigned idx, const struct media_l
 	l->ep_rtp = (struct media_ep){.kind = MEDIA_EP_RTP, .leg = l};
 	l->ep_rtcp = (struct media_ep){.kind = MEDIA_EP_RTCP, .leg = l};
 	rtp_stream_init(&l->out, MEDIA_CLOCK_RATE);
+	rtp_dtmf_init(&l->col.rfc);
 	leg_map(l, from);
 	rtcp_rx_init(&l->rx);
 	rtcp_cname_make(l->cname);
@@ -397,6 +433,13 @@ int media_session_set_leg(struct media_session *sess, unsigned leg, const struct
 	return 0;
 }
 
+void media_session_set_arg(struct media_session *sess, void *arg)
+{
+	struct media_cmd set = {.type = MEDIA_CMD_SET_ARG, .sess = sess, .arg = arg};
+
+	media_worker_call(sess->w, &set);
+}
+
 int media_session_ringback(struct media_session *sess, unsigned leg, bool on)
 {
 	struct media_cmd rb = {.type = MEDIA_CMD_RINGBACK, .sess = sess, .leg = leg, .on = on};
@@ -416,5 +459,7 @@ void media_session_free(struct media_session *sess)
 	media_worker_call(sess->w, &rm);
 	media_ports_unbind(sess->eng->ports, &sess->leg[0].pair);
 	media_ports_unbind(sess->eng->ports, &sess->leg[1].pair);
+	media_dtmf_rx_free(sess->leg[0].col.inband);
+	media_dtmf_rx_free(sess->leg[1].col.inband);
 	free(sess);
 }
