@@ -304,7 +304,8 @@ class Answered:
 
 def answered_call(p, vn, caller_num, callee_num, caller_codecs="0 8", caller_te=101,
                   callee_codecs="0", callee_te=101, ring_ms=300, caller_hold_ms=3000,
-                  callee_hold_ms=12000, callee_scenario="call_uas_answer", early_ms=None):
+                  callee_hold_ms=12000, callee_scenario="call_uas_answer", early_ms=None,
+                  caller_headers=()):
     c = Answered()
     c.caller_num, c.callee_num = caller_num, callee_num
     c.caller_peer = p.peer(CALLER_IP, "caller")
@@ -315,7 +316,9 @@ def answered_call(p, vn, caller_num, callee_num, caller_codecs="0 8", caller_te=
         path = scenario("call_uas_answer", p.tmp, RING_MS=ring_ms, HOLD_MS=callee_hold_ms)
     c.t0 = time.time()
     c.uas = p.callee(path, c.callee_peer, callee_num, callee_codecs, callee_te)
-    c.uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=caller_hold_ms), vn, caller_num,
+    extra = "".join("      %s\n" % h for h in caller_headers)
+    replace = [("      User-Agent: [ua]\n", "      User-Agent: [ua]\n" + extra)] if extra else ()
+    c.uac = p.caller(scenario("call_uac", p.tmp, HOLD_MS=caller_hold_ms, replace=replace), vn, caller_num,
                      c.caller_peer, caller_codecs, caller_te)
     c.invite = c.uas.wait_received("INVITE", timeout=8)
     assert c.invite.sdp is not None, "INVITE to the callee without SDP: %s" % c.invite.text
@@ -651,8 +654,13 @@ def test_masking_both_ways(env, parties):
     callee either."""
     caller, callee = number(), number()
     _, vn = allocate(env, CALLS, [caller], [callee])
+    # headers a trunk might add, none of which may cross
+    secret = "leak-%s" % uuid.uuid4().hex[:12]
+    headers = ["Subject: %s" % secret, "X-Secret-Header: %s" % secret, "Organization: %s" % secret,
+               "Record-Route: <sip:[local_ip]:[local_port];lr;%s>" % secret, "Diversion: <sip:%s@%s>;reason=%s"
+               % (caller, CALLER_IP, secret), "Remote-Party-ID: <sip:%s@%s>;%s" % (caller, CALLER_IP, secret)]
     # pinbridge's first report on a leg comes 5 s after it starts
-    c = answered_call(parties, vn, caller, callee, caller_hold_ms=7500)
+    c = answered_call(parties, vn, caller, callee, caller_hold_ms=7500, caller_headers=headers)
     exchange(c, n=20)
     assert c.callee_peer.wait_rtcp(7), "no RTCP from pinbridge to the callee"
     assert c.caller_peer.wait_rtcp(7), "no RTCP from pinbridge to the caller"
@@ -669,7 +677,10 @@ def test_masking_both_ways(env, parties):
     assert {PCMU, PCMA} <= set(sdp.pts) and sdp.pt_of("telephone-event") == 101, sdp.text
     assert c.ok.sdp.ip == PB_IP, c.ok.sdp.text
 
+    assert secret in c.uac.sent("INVITE")[0].text
     leaks = masking_leaks(c, parties)
+    leaks += ["callee got %s with the caller's extra headers:\n%s" % (m.start, m.text)
+              for m in c.uas.received() if secret in m.text]
     assert not leaks, "\n\n".join(leaks)
     # RTCP is pinbridge's own per leg: an SR/RR from its RTCP port about
     # the stream it sends that leg
