@@ -1175,6 +1175,26 @@ def test_calls_list_pages_and_filters(env, parties):
         assert r.status == 400 and r.json and r.json.get("code") == code, (q, r)
 
 
+def test_caller_from_p_asserted_identity(env, parties):
+    """An anonymous From with the caller in P-Asserted-Identity (from an
+    allowed trunk) routes by the PAI; the record names that caller."""
+    p = parties
+    caller, callee = number(), number()
+    alloc, vn = allocate(env, CALLS, [caller], [callee])
+    pai = "      P-Asserted-Identity: <sip:%s@[local_ip]>\n" % caller
+    path = scenario("call_uac", p.tmp, replace=[("      User-Agent: [ua]\n      Allow:",
+                                                 "      User-Agent: [ua]\n" + pai + "      Allow:")])
+    t0 = time.time()
+    uas = p.callee(scenario("call_uas_busy", p.tmp), p.peer(CALLEE_IP, "callee"), callee)
+    uac = p.caller(path, vn, "anonymous", p.peer(CALLER_IP, "caller"))
+    assert uac.wait(15) == 0, p.describe()
+    uas.wait(5)
+    assert uac.sent("INVITE")[0].header("P-Asserted-Identity"), p.describe()
+    assert uac.final_status() == 486 and dialled(uas) == [callee], p.describe()
+    rec = wait_records(env, CALLS, alloc["greenpin_id"])[0]
+    check_record(env, CALLS, rec, alloc, vn, caller, callee, "incomplete", "busy", t0, time.time(), False)
+
+
 # --- pinbridge: routing refusals --------------------------------------------------------
 
 def _refused(env, p, vn, caller, ip=CALLER_IP):
