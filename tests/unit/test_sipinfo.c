@@ -207,7 +207,7 @@ static void sipp_dir(char *out, size_t len)
  * 127.0.0.1:target; returns its pid. */
 static pid_t sipp_call(const char *scenario, int target)
 {
-	char dir[PATH_MAX], file[PATH_MAX + 64], port[8], remote[32], out[96];
+	char dir[PATH_MAX], file[PATH_MAX + 64], port[8], remote[32], out[96], errs[96];
 	int lport = free_port("127.0.0.2");
 
 	if (system("command -v sipp >/dev/null 2>&1") != 0)
@@ -220,6 +220,7 @@ static pid_t sipp_call(const char *scenario, int target)
 	snprintf(port, sizeof(port), "%d", lport);
 	snprintf(remote, sizeof(remote), "127.0.0.1:%d", target);
 	snprintf(out, sizeof(out), "/tmp/pb-sipp-%s-%d.out", scenario, (int)getpid());
+	snprintf(errs, sizeof(errs), "/tmp/pb-sipp-%s-%d.log", scenario, (int)getpid());
 	pid_t pid = fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
@@ -247,6 +248,8 @@ static pid_t sipp_call(const char *scenario, int target)
 		                      "-timeout_error",
 		                      "-nostdin",
 		                      "-trace_err",
+		                      "-error_file",
+		                      errs,
 		                      remote,
 		                      NULL};
 		execvp("sipp", (char **)argv);
@@ -291,7 +294,9 @@ static void info_digits_end_to_end(void **state)
 	int rc = sipp_wait(pid); /* the scenario checks each response code */
 	usleep(100000);          /* the BYE's report */
 	sip_stop(s.sip);
-	assert_int_equal(rc, 0);
+	if (rc != 0)
+		fail_msg("SIPp's scenario failed (%d): see /tmp/pb-sipp-info_dtmf-%d.log", rc,
+		         (int)getpid());
 	assert_int_equal(s.ninvite, 1);
 	assert_string_equal(s.digits, "5#*D");
 	assert_int_equal(s.digit_call, s.call);
