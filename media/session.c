@@ -167,8 +167,10 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 			no_remote++;
 			continue;
 		}
-		if (y->play.p) /* y hears its prompt, not the other side */
+		if (y->play.p) {                   /* y hears its prompt, not the other side */
+			y->last_relay_us = now_us; /* nor ringback, after it */
 			continue;
+		}
 		if (relay_one(x, y, buf, &h, now_us, &out_len) != 0) {
 			malformed++;
 			continue;
