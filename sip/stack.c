@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_tag.h>
 
@@ -226,11 +227,22 @@ static int listen_urls(const struct sip_opts *o, char urls[2][300])
 	return n;
 }
 
+/* Sofia parses P-Asserted-Identity and its other extension headers only
+ * with the extended message class made the default, once per process. */
+static void mclass_extend(void)
+{
+	if (sip_update_default_mclass(sip_extend_mclass(NULL)) < 0)
+		log_err(MOD, "cannot enable Sofia's extension headers (P-Asserted-Identity)");
+}
+
 static nua_t *nua_make(struct sip *sip, int *rc)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	char urls[2][300];
 	int n = listen_urls(&sip->opts, urls);
 	nua_t *nua;
+
+	pthread_once(&once, mclass_extend);
 
 	if (n < 0) {
 		*rc = -n;
