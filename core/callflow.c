@@ -87,7 +87,7 @@ uint64_t cf_session_id(void)
 	return (id >> 2) + 1; /* o= wants a positive number that fits 63 bits */
 }
 
-static struct cf_call *find_in(struct callflow *cf, sip_call_t in)
+struct cf_call *cf_find_in(struct callflow *cf, sip_call_t in)
 {
 	for (struct cf_call *c = cf->calls; c; c = c->next)
 		if (c->in == in)
@@ -120,6 +120,7 @@ void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf
 	sip_timer_cancel(c->ring_timer);
 	sip_timer_cancel(c->hunt_timer);
 	c->ring_timer = c->hunt_timer = NULL;
+	cf_pin_free(c);
 	if (c->out)
 		sip_hangup(cf->sip, c->out, 0);
 	if (c->in)
@@ -157,8 +158,8 @@ static const struct tenant *vn_lookup(const struct config *cfg, const char *raw,
 	return NULL;
 }
 
-static void refuse(struct callflow *cf, sip_call_t in, int status, const char *reason,
-                   enum cf_outcome out, const char *id)
+void cf_refuse(struct callflow *cf, sip_call_t in, int status, const char *reason,
+               enum cf_outcome out, const char *id)
 {
 	log_msg(LVL_INFO, CF_MOD, id, "refused: %d %s", status, reason ? reason : "");
 	sip_respond(cf->sip, in, status, reason);
@@ -242,71 +243,81 @@ out:
 	return rc;
 }
 
-static struct cf_call *call_new(struct callflow *cf, struct config *cfg, const struct tenant *t,
-                                const struct sip_invite *inv)
+struct cf_call *cf_call_new(struct callflow *cf, struct config *cfg, const struct tenant *t,
+                            const struct sip_invite *inv, const char *caller, const char *vn)
 {
 	struct cf_call *c = calloc(1, sizeof(*c));
 
-	if (!c)
+	if (!c) {
+		cf_refuse(cf, inv->call, 500, NULL, CF_OUT_REJECTED, inv->call_id);
 		return NULL;
+	}
 	c->cf = cf;
 	c->cfg = config_ref(cfg);
 	c->t = t;
 	c->trunk = tenant_trunk(cfg, t);
 	c->in = inv->call;
+	c->serial = ++cf->next_serial;
 	c->t0_us = clock_mono_us();
 	calls_new_sid(c->rec.call_sid);
 	snprintf(c->rec.tenant, sizeof(c->rec.tenant), "%s", t->id);
+	snprintf(c->rec.vn, sizeof(c->rec.vn), "%s", vn);
+	snprintf(c->rec.from, sizeof(c->rec.from), "%s", caller);
 	c->rec.direction = STORE_CALL_INCOMING;
 	c->rec.state = STORE_CALL_IN_PROGRESS;
 	c->rec.started_ms = clock_now_ms();
 	return c;
 }
 
+int cf_call_media(struct cf_call *c, const struct sip_invite *inv)
+{
+	int status = 500;
+
+	if (!c->trunk || !c->trunk->outbound[0]) {
+		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "tenant %s has no trunk to dial out on",
+		        c->t->id);
+	} else if (!inv->sdp) {
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "INVITE without SDP: not served yet");
+		status = 488;
+	} else if (media_begin(c, inv->sdp, inv->sdp_len, &status) == 0) {
+		return 0;
+	}
+	cf_refuse(c->cf, inv->call, status, NULL, CF_OUT_REJECTED, c->rec.call_sid);
+	media_session_free(c->media);
+	config_unref(c->cfg);
+	free(c);
+	return -1;
+}
+
+void cf_call_link(struct cf_call *c)
+{
+	c->next = c->cf->calls;
+	c->cf->calls = c;
+	atomic_fetch_add(&c->cf->m.active, 1);
+	cf_rec_write(c, false);
+}
+
 static void direct_call(struct callflow *cf, struct config *cfg, const struct sip_invite *inv,
                         const struct route_decision *rd, const char *caller, const char *vn)
 {
-	struct cf_call *c = call_new(cf, cfg, rd->tenant, inv);
-	int status = 500;
+	struct cf_call *c = cf_call_new(cf, cfg, rd->tenant, inv, caller, vn);
 
-	if (!c) {
-		refuse(cf, inv->call, 500, NULL, CF_OUT_REJECTED, inv->call_id);
+	if (!c)
 		return;
-	}
 	c->rd = *rd;
 	memcpy(c->rec.greenpin_id, rd->alloc.id, STORE_ID_LEN);
 	c->rec.has_alloc = true;
-	snprintf(c->rec.vn, sizeof(c->rec.vn), "%s", vn);
-	snprintf(c->rec.from, sizeof(c->rec.from), "%s", caller);
 	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid,
 	        "INVITE %s -> %s (Call-ID %s): direct, %u to dial", caller, vn,
 	        inv->call_id ? inv->call_id : "?", rd->ndial);
-	if (!c->trunk || !c->trunk->outbound[0]) {
-		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "tenant %s has no trunk to dial out on",
-		        rd->tenant->id);
-		goto fail;
-	}
-	if (!inv->sdp) {
-		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "INVITE without SDP: not served yet");
-		status = 488;
-		goto fail;
-	}
-	if (media_begin(c, inv->sdp, inv->sdp_len, &status) != 0)
-		goto fail;
-	c->next = cf->calls;
-	cf->calls = c;
-	atomic_fetch_add(&cf->m.active, 1);
-	cf_rec_write(c, false);
+	if (cf_call_media(c, inv) != 0)
+		return;
+	c->state = CF_HUNTING;
+	cf_call_link(c);
 	sip_answer(cf->sip, c->in, 180, c->answer_in);
 	media_session_ringback(c->media, 0, true);
 	if (cf_hunt_begin(c) != 0)
 		cf_end(c, STORE_CT_INCOMPLETE, 480, CF_OUT_INCOMPLETE);
-	return;
-fail:
-	refuse(cf, inv->call, status, NULL, CF_OUT_REJECTED, c->rec.call_sid);
-	media_session_free(c->media);
-	config_unref(c->cfg);
-	free(c);
 }
 
 static void on_invite(void *arg, const struct sip_invite *inv)
@@ -320,12 +331,12 @@ static void on_invite(void *arg, const struct sip_invite *inv)
 	int rc;
 
 	if (cf->stopping) {
-		refuse(cf, inv->call, 503, "shutting down", CF_OUT_REJECTED, inv->call_id);
+		cf_refuse(cf, inv->call, 503, "shutting down", CF_OUT_REJECTED, inv->call_id);
 		goto out;
 	}
 	t = vn_lookup(cfg, inv->ruri_user, vn);
 	if (!t) {
-		refuse(cf, inv->call, 404, NULL, CF_OUT_NOT_FOUND, inv->call_id);
+		cf_refuse(cf, inv->call, 404, NULL, CF_OUT_NOT_FOUND, inv->call_id);
 		goto out;
 	}
 	if (!raw_caller ||
@@ -335,7 +346,7 @@ static void on_invite(void *arg, const struct sip_invite *inv)
 	rc = rd ? route(cf, cfg, caller, vn, rd) : ENOMEM;
 	if (rc) {
 		log_msg(LVL_ERR, CF_MOD, inv->call_id, "routing failed: %s", strerror(rc));
-		refuse(cf, inv->call, 500, NULL, CF_OUT_REJECTED, inv->call_id);
+		cf_refuse(cf, inv->call, 500, NULL, CF_OUT_REJECTED, inv->call_id);
 		goto out;
 	}
 	switch (rd->kind) {
@@ -343,20 +354,17 @@ static void on_invite(void *arg, const struct sip_invite *inv)
 		direct_call(cf, cfg, inv, rd, caller, vn);
 		break;
 	case ROUTE_PIN:
-		/* The PIN IVR arrives with its own issue; until then a call that
-		 * needs a PIN cannot be served. */
-		refuse(cf, inv->call, 480, "PIN entry not available", CF_OUT_UNAVAILABLE,
-		       inv->call_id);
+		cf_pin_begin(cf, cfg, inv, rd, caller, vn);
 		break;
 	case ROUTE_NOBODY:
-		refuse(cf, inv->call, 480, rd->reason, CF_OUT_UNAVAILABLE, inv->call_id);
+		cf_refuse(cf, inv->call, 480, rd->reason, CF_OUT_UNAVAILABLE, inv->call_id);
 		break;
 	case ROUTE_NOT_OURS:
-		refuse(cf, inv->call, 404, NULL, CF_OUT_NOT_FOUND, inv->call_id);
+		cf_refuse(cf, inv->call, 404, NULL, CF_OUT_NOT_FOUND, inv->call_id);
 		break;
 	default:
-		refuse(cf, inv->call, rd->sip_status ? rd->sip_status : 403, rd->reason,
-		       CF_OUT_FORBIDDEN, inv->call_id);
+		cf_refuse(cf, inv->call, rd->sip_status ? rd->sip_status : 403, rd->reason,
+		          CF_OUT_FORBIDDEN, inv->call_id);
 		break;
 	}
 out:
@@ -367,7 +375,7 @@ out:
 static void on_ended(void *arg, sip_call_t in)
 {
 	struct callflow *cf = arg;
-	struct cf_call *c = find_in(cf, in);
+	struct cf_call *c = cf_find_in(cf, in);
 
 	if (!c)
 		return;
@@ -378,6 +386,14 @@ static void on_ended(void *arg, sip_call_t in)
 static void on_leg(void *arg, const struct sip_leg_event *ev)
 {
 	cf_leg_event(arg, ev);
+}
+
+static void on_info_digit(void *arg, sip_call_t in, char digit)
+{
+	struct cf_call *c = cf_find_in(arg, in);
+
+	if (c)
+		cf_pin_digit(c, digit, PIN_ROUTE_INFO);
 }
 
 /* --- start and stop -------------------------------------------------------- */
@@ -452,13 +468,16 @@ static int media_begin_engine(struct callflow *cf)
 	                     (unsigned)cfg->port_quarantine_ms);
 	if (!rc)
 		rc = media_engine_start(&cf->media, cf_media_workers(), cf->media_ip, cf->ports);
+	if (!rc)
+		media_engine_set_events(cf->media, cf_media_event, cf);
 	return rc;
 }
 
 int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st, struct events *ev)
 {
 	struct callflow *cf = calloc(1, sizeof(*cf));
-	struct sip_callbacks cb = {.invite = on_invite, .ended = on_ended, .leg = on_leg};
+	struct sip_callbacks cb = {
+	    .invite = on_invite, .ended = on_ended, .leg = on_leg, .info_digit = on_info_digit};
 	struct sip_opts o;
 	unsigned recovered = 0;
 	int rc;
@@ -473,7 +492,9 @@ int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st, 
 		log_err(CF_MOD, "could not finish the calls a crash left: %s", strerror(rc));
 	else if (recovered)
 		events_kick(ev);
-	rc = media_begin_engine(cf);
+	rc = pin_guard_new(&cf->guard);
+	if (!rc)
+		rc = media_begin_engine(cf);
 	if (!rc) {
 		rc = cf_sip_opts(cf->cfg, &o);
 		if (!rc)
@@ -525,8 +546,12 @@ static void stop_calls(void *arg)
 	while (cf->calls) {
 		struct cf_call *c = cf->calls;
 
-		cf_end(c, c->state == CF_BRIDGED ? STORE_CT_COMPLETED : STORE_CT_INCOMPLETE, 503,
-		       c->state == CF_BRIDGED ? CF_OUT_COMPLETED : CF_OUT_REJECTED);
+		if (c->state == CF_BRIDGED)
+			cf_end(c, STORE_CT_COMPLETED, 503, CF_OUT_COMPLETED);
+		else if (c->state == CF_HUNTING)
+			cf_end(c, STORE_CT_INCOMPLETE, 503, CF_OUT_REJECTED);
+		else
+			cf_end(c, STORE_CT_CALL_ATTEMPT, 503, CF_OUT_CALL_ATTEMPT);
 	}
 }
 
@@ -542,6 +567,7 @@ void callflow_stop(struct callflow *cf)
 	if (cf->media)
 		media_engine_stop(cf->media);
 	media_ports_free(cf->ports);
+	pin_guard_free(cf->guard);
 	config_unref(cf->cfg);
 	free(cf);
 }

@@ -146,6 +146,14 @@ static void exhausted(struct cf_call *c)
 {
 	int status = c->any_busy ? 486 : 480;
 
+	if (c->answered_in) { /* after a PIN: a short prompt and BYE */
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "hunt over: nobody answered");
+		sip_timer_cancel(c->hunt_timer);
+		c->hunt_timer = NULL;
+		media_session_ringback(c->media, 0, false);
+		cf_say_goodbye(c, MEDIA_PROMPT_NOBODY, STORE_CT_INCOMPLETE, CF_OUT_INCOMPLETE);
+		return;
+	}
 	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "hunt over: %d to the caller", status);
 	cf_end(c, STORE_CT_INCOMPLETE, status, CF_OUT_INCOMPLETE);
 }
@@ -205,7 +213,8 @@ static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 	sip_timer_cancel(c->hunt_timer);
 	c->hunt_timer = NULL;
 	media_session_ringback(c->media, 0, false);
-	sip_answer(c->cf->sip, c->in, 200, c->answer_in);
+	if (!c->answered_in)
+		sip_answer(c->cf->sip, c->in, 200, c->answer_in);
 	c->state = CF_BRIDGED;
 	c->rec.answered_ms = clock_now_ms();
 	c->rec.dial_status = STORE_DIAL_COMPLETED;
@@ -266,6 +275,12 @@ void cf_caller_gone(struct cf_call *c)
 	if (c->state == CF_BRIDGED) {
 		cf_end(c, STORE_CT_COMPLETED, 0, CF_OUT_COMPLETED);
 		return;
+	}
+	if (c->state == CF_PIN || c->state == CF_VERIFYING) { /* left the IVR */
+		if (c->rec.dial_status == STORE_DIAL_NONE) {
+			cf_end(c, STORE_CT_CALL_ATTEMPT, 0, CF_OUT_CALL_ATTEMPT);
+			return;
+		}
 	}
 	if (c->out)
 		c->rec.dial_status = STORE_DIAL_CANCELED;

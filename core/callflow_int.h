@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/callflow.h"
+#include "core/pin.h"
 #include "core/route.h"
 #include "media/media.h"
 #include "sip/sdp.h"
@@ -25,6 +26,7 @@ enum cf_outcome {
 	CF_OUT_FORBIDDEN,     /* 403: nothing matches, oneway, ACL */
 	CF_OUT_UNAVAILABLE,   /* 480: nobody to dial, or PIN path not served yet */
 	CF_OUT_REJECTED,      /* 488 bad SDP, 503 no ports or shutting down, 500 */
+	CF_OUT_CALL_ATTEMPT,  /* the IVR ended it before dialling: PIN failed, refused, left */
 	CF_OUT_N
 };
 
@@ -37,6 +39,8 @@ struct cf_metrics {
 	_Atomic uint64_t setup_count;
 	_Atomic uint64_t setup_sum_us;
 	_Atomic uint64_t hunt_attempts;
+	_Atomic uint64_t pin_success, pin_failure, pin_lockouts, pin_locked_refused;
+	_Atomic uint64_t join_refused_r1; /* open-side joins skipped for R1 */
 };
 
 struct cf_call;
@@ -51,15 +55,19 @@ struct callflow {
 	struct in_addr media_ip;
 	char media_addr[64]; /* what our SDP says: media.advertise or media.ip */
 	struct cf_metrics m;
+	struct pin_guard *guard; /* entries: SIP thread; per-VN counts: any */
 	/* SIP thread only. */
 	struct cf_call *calls;
+	uint64_t next_serial;
 	bool stopping;
 };
 
 enum cf_state {
-	CF_HUNTING = 0, /* the caller has 180; a callee leg may be ringing */
-	CF_BRIDGED,     /* both answered, media flows */
-	CF_DONE,        /* ended; freed once its legs are hung up */
+	CF_PIN,       /* answered; prompting and collecting a PIN */
+	CF_VERIFYING, /* PIN complete; a prompt plays before what comes next */
+	CF_HUNTING,   /* the caller has 180 (or 200 after a PIN); a callee may ring */
+	CF_BRIDGED,   /* both answered, media flows */
+	CF_DONE,      /* ended; freed once its legs are hung up */
 };
 
 struct cf_call {
@@ -81,6 +89,16 @@ struct cf_call {
 	char answer_in[SDP_TEXT_MAX]; /* our SDP towards the caller */
 	struct media_leg_cfg leg_in;
 	struct store_call rec;
+	/* The PIN IVR (callflow_pin.c). */
+	uint64_t serial;  /* names the call in media events (posted, may outlive it) */
+	bool answered_in; /* the caller got our 200 (PIN path) */
+	struct pin_collect pc;
+	int attempts;
+	struct sip_timer *digit_timer;
+	uint64_t prompt_cookie; /* of the prompt playing; 0 = none */
+	int after_prompt;       /* enum cf_after: what the prompt's end starts */
+	enum store_call_type end_type;
+	enum cf_outcome end_outcome;
 	struct cf_call *next;
 };
 
@@ -108,6 +126,29 @@ void cf_dial_format(const struct trunk *tr, const struct tenant *t, const char *
  * telephone-event, latch from the trunk. 0 or EINVAL (no IPv4 audio). */
 int cf_leg_cfg(const struct trunk *tr, const struct sdp_desc *d, const struct sdp_codec *voice,
                struct media_leg_cfg *out);
+
+/* callflow_pin.c: step 4 (SIP thread). */
+void cf_pin_begin(struct callflow *cf, struct config *cfg, const struct sip_invite *inv,
+                  const struct route_decision *rd, const char *caller, const char *vn);
+void cf_pin_digit(struct cf_call *c, char digit, enum pin_route route);
+void cf_media_event(void *engine_arg, void *session_arg, const struct media_event *ev);
+/* Plays prompt id to the answered caller, then ends the call as type. */
+void cf_say_goodbye(struct cf_call *c, enum media_prompt_id id, enum store_call_type type,
+                    enum cf_outcome out);
+void cf_pin_free(struct cf_call *c); /* its timers */
+void cf_pin_start_hunt(struct cf_call *c);
+struct cf_call *cf_find_in(struct callflow *cf, sip_call_t in);
+/* callflow.c: the pieces both paths share. */
+void cf_refuse(struct callflow *cf, sip_call_t in, int status, const char *reason,
+               enum cf_outcome out, const char *id);
+/* A call for inv (record started, not linked); NULL after refusing 500. */
+struct cf_call *cf_call_new(struct callflow *cf, struct config *cfg, const struct tenant *t,
+                            const struct sip_invite *inv, const char *caller, const char *vn);
+/* The caller's offer answered on a new media session; on failure the
+ * caller is refused and c freed (-1). */
+int cf_call_media(struct cf_call *c, const struct sip_invite *inv);
+/* Into the calls list, counted active, its record queued. */
+void cf_call_link(struct cf_call *c);
 
 /* callflow_metrics.c */
 void cf_metrics_outcome(struct callflow *cf, enum cf_outcome o);

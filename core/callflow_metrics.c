@@ -19,7 +19,7 @@ static const char *const outcome_name[CF_OUT_N] = {
     [CF_OUT_COMPLETED] = "completed",   [CF_OUT_CLIENT_HANGUP] = "client-hangup",
     [CF_OUT_INCOMPLETE] = "incomplete", [CF_OUT_NOT_FOUND] = "not-found",
     [CF_OUT_FORBIDDEN] = "forbidden",   [CF_OUT_UNAVAILABLE] = "unavailable",
-    [CF_OUT_REJECTED] = "rejected",
+    [CF_OUT_REJECTED] = "rejected",     [CF_OUT_CALL_ATTEMPT] = "call-attempt",
 };
 
 void cf_metrics_outcome(struct callflow *cf, enum cf_outcome o)
@@ -95,6 +95,24 @@ static void calls_part(struct buf *b, struct callflow *cf)
 	    "# TYPE pinbridge_call_hunt_attempts_total counter\n"
 	    "pinbridge_call_hunt_attempts_total %llu\n",
 	    (unsigned long long)LOAD(cf->m.hunt_attempts));
+	put(b,
+	    "# HELP pinbridge_pin_attempts_total PINs keyed, by result.\n"
+	    "# TYPE pinbridge_pin_attempts_total counter\n"
+	    "pinbridge_pin_attempts_total{result=\"success\"} %llu\n"
+	    "pinbridge_pin_attempts_total{result=\"failure\"} %llu\n"
+	    "# HELP pinbridge_pin_lockouts_total Callers locked out of PIN entry.\n"
+	    "# TYPE pinbridge_pin_lockouts_total counter\npinbridge_pin_lockouts_total %llu\n"
+	    "# HELP pinbridge_pin_locked_refusals_total PIN attempts refused by a lockout.\n"
+	    "# TYPE pinbridge_pin_locked_refusals_total counter\n"
+	    "pinbridge_pin_locked_refusals_total %llu\n"
+	    "# HELP pinbridge_pin_join_refused_total Open-side joins skipped for rule R1.\n"
+	    "# TYPE pinbridge_pin_join_refused_total counter\n"
+	    "pinbridge_pin_join_refused_total %llu\n",
+	    (unsigned long long)LOAD(cf->m.pin_success),
+	    (unsigned long long)LOAD(cf->m.pin_failure),
+	    (unsigned long long)LOAD(cf->m.pin_lockouts),
+	    (unsigned long long)LOAD(cf->m.pin_locked_refused),
+	    (unsigned long long)LOAD(cf->m.join_refused_r1));
 	put(b, "# HELP pinbridge_call_setup_seconds From the caller's INVITE to the first "
 	       "callee INVITE.\n# TYPE pinbridge_call_setup_seconds histogram\n");
 	for (int i = 0; i <= CF_SETUP_BUCKETS; i++) {
@@ -164,6 +182,13 @@ int callflow_metrics_text(struct callflow *cf, char **out)
 	if (cf) {
 		calls_part(&b, cf);
 		media_part(&b, cf);
+		if (!b.err && cf->guard) {
+			put(&b,
+			    "# HELP pinbridge_pin_failures_total Wrong PINs per VN (a failure "
+			    "rate, no lockout).\n# TYPE pinbridge_pin_failures_total counter\n");
+			if (!b.err)
+				b.err = pin_guard_metrics(cf->guard, &b.p, &b.len);
+		}
 	}
 	if (b.err) {
 		free(b.p);

@@ -119,7 +119,7 @@ int calls_finish(struct store_txn *txn, const struct tenant *t, struct store_cal
 
 /* ISO 8601 in t's offset at that instant: "2020-03-23T12:58:02+05:30", with
  * ".123" before the offset when with_ms. null for 0 (not yet). */
-static cJSON *iso_time(const struct tenant *t, int64_t ms, bool with_ms)
+cJSON *calls_iso_time(const struct tenant *t, int64_t ms, bool with_ms)
 {
 	char buf[48];
 	struct tm tm;
@@ -194,17 +194,17 @@ static cJSON *call_json(const struct tenant *t, const struct store_call *c, cons
 	    !add(o, "from", str_or_null(c->from)) || !add(o, "to", str_or_null(c->to)) ||
 	    !add(o, "call_type",
 	         done ? cJSON_CreateString(calls_type_name(c->call_type)) : cJSON_CreateNull()) ||
-	    !add(o, "start_time", iso_time(t, c->started_ms, false)) ||
-	    !add(o, "current_time", iso_time(t, now_ms, false)) ||
+	    !add(o, "start_time", calls_iso_time(t, c->started_ms, false)) ||
+	    !add(o, "current_time", calls_iso_time(t, now_ms, false)) ||
 	    !add(o, "dial_call_duration", cJSON_CreateNumber(c->dial_call_duration)) ||
 	    !add(o, "on_call_duration", cJSON_CreateNumber(c->on_call_duration)) ||
 	    !add(o, "direction", cJSON_CreateString("incoming")) ||
 	    !add(o, "recording_url", str_or_null(c->recording_url)) ||
 	    !add(o, "dial_call_status", str_or_null(calls_dial_status_name(c->dial_status))) ||
 	    !add(o, "source", cJSON_CreateString("pinbridge")) ||
-	    !add(o, "started_at", iso_time(t, c->started_ms, true)) ||
-	    !add(o, "answered_at", iso_time(t, c->answered_ms, true)) ||
-	    !add(o, "ended_at", iso_time(t, c->ended_ms, true))) {
+	    !add(o, "started_at", calls_iso_time(t, c->started_ms, true)) ||
+	    !add(o, "answered_at", calls_iso_time(t, c->answered_ms, true)) ||
+	    !add(o, "ended_at", calls_iso_time(t, c->ended_ms, true))) {
 		cJSON_Delete(o);
 		return NULL;
 	}

@@ -22,6 +22,10 @@ void calls_new_sid(char out[STORE_SID_LEN + 1]);
 const char *calls_type_name(enum store_call_type t);
 const char *calls_dial_status_name(enum store_dial_status s);
 
+/* ISO 8601 in t's offset at that instant: "2020-03-23T12:58:02+05:30", with
+ * ".123" before the offset when with_ms; JSON null for 0. NULL on ENOMEM. */
+cJSON *calls_iso_time(const struct tenant *t, int64_t ms, bool with_ms);
+
 /* Inside a write step: marks c completed at now_ms (ended_ms when 0,
  * durations from the timestamps in whole seconds, truncated; purge_ms from
  * t's calls retention), stores it, and adds its call-completed event to the
