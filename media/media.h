@@ -90,7 +90,7 @@ struct media_stats {
 	uint64_t dropped_send;      /* the outgoing socket refused it (buffer full) */
 	uint64_t rtcp_received;     /* parsed for statistics, never relayed */
 	uint64_t rtcp_sent;
-	uint64_t generated; /* ringback frames sent */
+	uint64_t generated; /* generated frames sent: ringback and prompts */
 };
 
 /* Start nworkers threads (each: epoll, a 20 ms timerfd tick, a command
@@ -142,7 +142,10 @@ void media_session_free(struct media_session *sess);
  * A session's worker reports what the owner must act on through the
  * engine's event function, called ON THE WORKER THREAD: it must only hand
  * the event over (copy it, queue it, wake the owner), never block and never
- * call back into the session. */
+ * call back into the session. Events of one session come in the order they
+ * happened; some are handed over inside an acknowledged call (play's
+ * replaced prompt), i.e. before that call returns. A freed session reports
+ * nothing more, not even PROMPT_DONE for a prompt it was playing. */
 enum media_event_kind {
 	MEDIA_EV_DIGIT = 0,   /* a DTMF digit arrived on leg (while collecting) */
 	MEDIA_EV_PROMPT_DONE, /* the prompt started with cookie ended (or was cut) */
@@ -166,22 +169,31 @@ typedef void (*media_event_fn)(void *engine_arg, void *session_arg, const struct
 
 /* Set once, before any session collects or plays. */
 void media_engine_set_events(struct media_engine *eng, media_event_fn fn, void *arg);
-/* The owner's pointer handed back with each of this session's events. */
+/* The owner's pointer handed back with each of this session's events.
+ * Acknowledged (events after it carry arg). Owner thread only. */
 void media_session_set_arg(struct media_session *sess, void *arg);
 
 /* Collect DTMF on leg: RFC 4733 events (one digit per event: redundant end
- * packets, duplicates and reordering handled) always while on, and in-band
- * tones with spandsp only while on (it costs CPU). Each digit is reported
- * once per route; choosing between routes is the owner's business. Off
- * stops both. Acknowledged. Owner thread only. */
+ * packets, duplicates and reordering handled; the leg's te_pt) always while
+ * on, and in-band tones with spandsp only while on (it costs CPU; a leg
+ * without te_pt has only this route). Each digit is reported once per
+ * route, so a gateway sending tones and events gives two DIGIT events per
+ * key, one per route; choosing between routes is the owner's business.
+ * Off stops both; an RFC 4733 event that began while off is no digit when
+ * it ends after on. Collected packets are still relayed as before. The
+ * in-band detector is allocated on the first on, freed with the session.
+ * 0, EINVAL for a bad leg, ENOMEM. Acknowledged. Owner thread only. */
 int media_session_collect(struct media_session *sess, unsigned leg, bool on);
 
 /* A prompt: 8 kHz mono 16-bit audio, immutable once made, shared by any
  * number of sessions (the owner keeps it alive while a session plays it). */
 struct media_prompt;
 
-/* From a WAV file: RIFF/WAVE PCM, 8000 Hz, mono, 16-bit; anything else is
- * EINVAL with a reason in err. ENOENT/EACCES/EIO from reading it. */
+/* From a WAV file: RIFF/WAVE PCM, 8000 Hz, mono, 16-bit, at most 300 s;
+ * chunks other than fmt and data are skipped. Anything else (another
+ * format, rate, channel count or width, truncation, no data) is EINVAL with
+ * a reason in err naming the file ("...: sample rate 16000 Hz, need 8000").
+ * ENOENT/EACCES/EIO from reading it, ENOMEM. err may be NULL. */
 int media_prompt_load_wav(const char *path, struct media_prompt **out, char *err,
                           size_t errlen);
 /* From the same bytes in memory (the prompts built into the binary). */
@@ -209,13 +221,21 @@ const char *media_prompt_name(enum media_prompt_id id);
  * life (thread-safe). NULL only when out of memory. */
 const struct media_prompt *media_builtin_prompt(enum media_prompt_id id);
 
-/* Play p to leg from its start, paced at the leg's ptime on the worker's
- * tick and encoded in the leg's codec, as part of the leg's one stream
- * (marker bit on the switch); relayed audio towards that leg is not sent
- * meanwhile. barge: a digit collected on the same leg stops it. When it
- * ends or is cut, MEDIA_EV_PROMPT_DONE with cookie. A prompt already
- * playing on leg is replaced (its PROMPT_DONE is reported, barged false).
- * NULL p stops playing. Acknowledged. Owner thread only. */
+/* Play p to leg from its start, one 20 ms frame per worker tick (the leg
+ * description has no ptime: 20 ms it is) encoded in the leg's codec with
+ * its codec_pt, as part of the leg's one stream (marker bit on the switch,
+ * and again when relayed audio or ringback takes over after it). While it
+ * plays, audio relayed from the other leg towards this one is dropped (not
+ * counted) and ringback pauses; relayed audio keeps ringback paused after
+ * the prompt as early media does. barge: a digit collected on the same
+ * leg (either route, so only while collecting) stops it at once: DIGIT,
+ * then PROMPT_DONE barged true. At its end, PROMPT_DONE barged false on
+ * the tick after the last frame went out (the peer's jitter buffer may
+ * still be playing it: allow ~100 ms before a BYE). A prompt already
+ * playing on leg is replaced (its PROMPT_DONE, barged false, comes first).
+ * NULL p stops playing (PROMPT_DONE, barged false, if one was playing).
+ * p must stay alive until its PROMPT_DONE. 0 or EINVAL for a bad leg.
+ * Acknowledged. Owner thread only. */
 int media_session_play(struct media_session *sess, unsigned leg, const struct media_prompt *p,
                        bool barge, uint64_t cookie);
 
