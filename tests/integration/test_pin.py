@@ -20,6 +20,7 @@ under 30 s.
 import itertools
 import os
 import re
+import threading
 import time
 import uuid
 
@@ -279,6 +280,16 @@ def check_attempt(env, tenant, sid, vn, caller):
     return rec
 
 
+def key_all(calls, pins, gap=0.08):
+    """Each call keys its PIN by RFC 4733, all at once (a thread each)."""
+    threads = [threading.Thread(target=send_rfc4733, args=(cc.peer, cc.te, pin), kwargs={"gap": gap},
+                                daemon=True) for cc, pin in zip(calls, pins)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+
 def invite_responses(sipp):
     return [m.status for m in sipp.received() if m.is_response and m.cseq_method == "INVITE"]
 
@@ -326,6 +337,18 @@ def bridged_audio(c, uas, callee_peer, p, n=40):
         "caller audio at the callee: %d packets\n%s" % (len(at_callee), p.describe())
     assert find_frames(fb, callee_codec, payloads(at_caller), c.codec) >= n - 5, \
         "callee audio at the caller: %d packets\n%s" % (len(at_caller), p.describe())
+
+
+def _wait_metric(env, before, name, want, timeout=4.0, **labels):
+    """Waits until metric name grew by want since before; returns when."""
+    end = time.monotonic() + timeout
+    while True:
+        d = delta(env, before, name, **labels)
+        if d >= want:
+            return time.monotonic()
+        if time.monotonic() > end:
+            raise AssertionError("%s grew by %s, want %s" % (name, d, want))
+        time.sleep(0.05)
 
 
 # --- the harness alone (no pinbridge) --------------------------------------------
@@ -633,6 +656,50 @@ def test_gateway_tones_and_events_count_once(env, parties):
     assert delta(env, m0, M_ATTEMPTS, result="failure") == 0
 
 
+def test_route_locked_to_the_first(env, parties):
+    """The first route to deliver a digit is locked for the call: after two
+    digits by RFC 4733, the rest keyed as tones is ignored, so the entry
+    times out as a wrong PIN; keyed again by RFC 4733 it gets through."""
+    p = parties
+    a_num, b_num = number(), number()
+    alloc, vn = allocate(env, PIN, [a_num], [b_num], a_pin="1122", b_pin="3434")
+    m0 = metrics(env)
+    uas = callee_busy(p, [(b_num, ("busy",))])
+    c = pin_call(p, vn, a_num, hold_ms=15000)
+    wait_prompt(c, p, loud=5)
+    send_rfc4733(c.peer, 101, "11")
+    send_inband(c.peer, PCMU, "22", lead_ms=40)
+    t = _wait_metric(env, m0, M_ATTEMPTS, 1, timeout=INTER_DIGIT + 3, result="failure")
+    assert not hooks(env, PIN, "verification_success", lambda b: b.get("caller") == a_num), \
+        "tones counted after RFC 4733 digits in one call"
+    wait_prompt(c, p, loud=3, since=t)  # the wrong-PIN prompt
+    send_rfc4733(c.peer, 101, "1122")
+    check_success(env, PIN, alloc, vn, a_num, "1122")
+    check_dialled_masked(uas.wait_received("INVITE", timeout=8), b_num, vn)
+    c.uac.wait_received("BYE", timeout=10)  # busy: a short prompt and BYE
+    assert delta(env, m0, M_ATTEMPTS, result="failure") == 1
+
+
+def test_star_restarts_entry(env, parties):
+    """'*' throws away what was keyed so far; the PIN keyed after it is
+    checked alone, and nothing counts as a failure. The caller's
+    telephone-event payload type is 96, not 101: pinbridge takes the
+    caller's."""
+    p = parties
+    a_num, b_num = number(), number()
+    alloc, vn = allocate(env, PIN, [a_num], [b_num], a_pin="2020", b_pin="3131")
+    m0 = metrics(env)
+    uas = callee_busy(p, [(b_num, ("busy",))])
+    c = pin_call(p, vn, a_num, hold_ms=15000, te=96)
+    assert c.ok.sdp.pt_of("telephone-event") == 96, c.ok.text
+    wait_prompt(c, p, loud=5)
+    send_rfc4733(c.peer, 96, "20*2020")
+    check_success(env, PIN, alloc, vn, a_num, "2020")
+    check_dialled_masked(uas.wait_received("INVITE", timeout=8), b_num, vn)
+    c.uac.wait_received("BYE", timeout=10)
+    assert delta(env, m0, M_ATTEMPTS, result="failure") == 0
+
+
 # --- pinbridge: which allocation, who may join, who may not -------------------------
 
 def test_open_side_join_and_full(env, parties):
@@ -665,8 +732,7 @@ def test_open_side_join_and_full(env, parties):
         answered(cc, p, timeout=8)
     for cc in calls:
         wait_prompt(cc, p, loud=3)
-    for cc in calls:
-        send_rfc4733(cc.peer, 101, "2727", gap=0.05)
+    key_all(calls, ["2727"] * len(calls))
     for j in joiners[1:]:
         check_success(env, PIN, alloc, vn, j, "2727", timeout=10)
     got = ok(env.server.get(gid, tenant=PIN))
@@ -709,8 +775,7 @@ def test_agent_pin_picks_the_allocation(env, parties):
         answered(cc, p, timeout=8)
     for cc in calls:
         wait_prompt(cc, p, loud=3)
-    for cc, pin in zip(calls, pins):
-        send_rfc4733(cc.peer, 101, pin, gap=0.05)
+    key_all(calls, pins)
     hits = env.rx.wait(lambda: (lambda h: h if len(h) >= 5 else None)(
         hooks(env, PIN, "verification_success", lambda b: b.get("caller") == agent)), 10,
         "5 verification-success webhooks of the agent")
@@ -751,17 +816,6 @@ def test_oneway_b_pin_admits_nobody(env, parties):
 
 
 # --- pinbridge: the brute-force guard ------------------------------------------------
-
-def _wait_metric(env, before, name, want, timeout=4.0):
-    end = time.monotonic() + timeout
-    while True:
-        d = delta(env, before, name)
-        if d >= want:
-            return time.monotonic()
-        if time.monotonic() > end:
-            raise AssertionError("%s grew by %s, want %s" % (name, d, want))
-        time.sleep(0.05)
-
 
 def test_lockout_refuses_then_releases_direct_route_unaffected(env, parties):
     """lockout_after failures (over two calls) lock the caller out of PIN
