@@ -119,7 +119,8 @@ void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf
 
 	sip_timer_cancel(c->ring_timer);
 	sip_timer_cancel(c->hunt_timer);
-	c->ring_timer = c->hunt_timer = NULL;
+	sip_timer_cancel(c->dur_timer);
+	c->ring_timer = c->hunt_timer = c->dur_timer = NULL;
 	cf_pin_free(c);
 	if (c->out)
 		sip_hangup(cf->sip, c->out, 0);

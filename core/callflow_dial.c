@@ -197,6 +197,15 @@ int cf_hunt_begin(struct cf_call *c)
 	return dial_next(c);
 }
 
+static void duration_expired(void *arg)
+{
+	struct cf_call *c = arg;
+
+	c->dur_timer = NULL;
+	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "max_duration reached: hanging up");
+	cf_end(c, STORE_CT_COMPLETED, 0, CF_OUT_COMPLETED);
+}
+
 static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 {
 	sip_timer_cancel(c->ring_timer);
@@ -216,6 +225,9 @@ static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 	if (!c->answered_in)
 		sip_answer(c->cf->sip, c->in, 200, c->answer_in);
 	c->state = CF_BRIDGED;
+	if (c->t->max_duration_ms > 0)
+		c->dur_timer = sip_timer_start(c->cf->sip, (unsigned)c->t->max_duration_ms,
+		                               duration_expired, c);
 	c->rec.answered_ms = clock_now_ms();
 	c->rec.dial_status = STORE_DIAL_COMPLETED;
 	/* A crash from here on leaves a record that says who answered. */

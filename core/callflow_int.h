@@ -83,6 +83,7 @@ struct cf_call {
 	unsigned next_dial; /* index in rd.dial of the next number to try */
 	bool any_busy;      /* a callee answered 486/600 during the hunt */
 	struct sip_timer *ring_timer, *hunt_timer;
+	struct sip_timer *dur_timer; /* max_duration once bridged */
 	int64_t t0_us; /* INVITE arrival, monotonic */
 	bool setup_counted;
 	struct sdp_local local_in, local_out;

@@ -1,0 +1,62 @@
+"""max_duration (DESIGN §5 timers): a bridged call is ended with BYE to both
+sides when the tenant's maximum call duration is reached, and its record
+says the parties talked that long."""
+import time
+
+from pbcall import CALLEE_IP, CALLER_IP, PB_IP, Sipp, free_port_on, scenario
+from pbdata import number, ok, txn
+from pbserver import Server
+
+POOL = "+917600000000-+917600000099"
+CREDS = {"lim": ("lim-key", "lim-token")}
+
+
+def conf(callee_port):
+    return ('trunks = ( { name = "lt"; allow = ["%s/32"]; outbound = "sip:%s:%d"; } );\n'
+            'tenants = ( { id = "lim"; api_key = "lim-key"; api_token = "lim-token";\n'
+            '  country = "91"; vns = ["%s"]; pin = { a = false; b = false; };\n'
+            '  max_duration = "1500ms"; } );\n' % (CALLER_IP, CALLEE_IP, callee_port, POOL))
+
+
+def test_max_duration_ends_a_bridged_call(tmp_path):
+    callee_port = free_port_on(CALLEE_IP)
+    s = Server(str(tmp_path), conf(callee_port), name="limits", creds=CREDS)
+    sipps = []
+    try:
+        s.start()
+        a, b, vn = number(), number(), "+917600000003"
+        alloc = ok(s.create({"transaction_id": txn("lim"), "a": {"numbers": [a], "vns": [vn]},
+                             "b": {"numbers": [b]}}, tenant="lim"))
+        uas = Sipp(str(tmp_path), scenario("call_uas_answer", str(tmp_path), RING_MS=100,
+                                           HOLD_MS=15000),
+                   CALLEE_IP, "callee",
+                   dict(callee=b, ua="LimCallee", rtp_ip=CALLEE_IP,
+                        rtp_port=free_port_on(CALLEE_IP, even=True), codecs="0", te_pt=101),
+                   port=callee_port, timeout=20).start()
+        sipps.append(uas)
+        t0 = time.monotonic()
+        uac = Sipp(str(tmp_path), scenario("call_uac", str(tmp_path), HOLD_MS=15000), CALLER_IP,
+                   "caller",
+                   dict(caller=a, ua="LimCaller", rtp_ip=CALLER_IP,
+                        rtp_port=free_port_on(CALLER_IP, even=True), codecs="0", te_pt=101),
+                   service=vn, remote="%s:%d" % (PB_IP, s.sip_port), timeout=20).start()
+        sipps.append(uac)
+        uac.wait_received(status=200, timeout=8, pred=lambda m: m.cseq_method == "INVITE")
+        uac.wait_received("BYE", timeout=6)
+        uas.wait_received("BYE", timeout=2)
+        took = time.monotonic() - t0
+        assert 1.4 <= took <= 5, "BYE after %.2fs, max_duration 1.5s" % took
+        recs = []
+        for _ in range(50):
+            recs = ok(s.request("GET", "/v1/tenants/lim/calls?greenpin_id=" +
+                                alloc["greenpin_id"], tenant="lim"))["calls"]
+            if recs and recs[0]["state"] == "completed":
+                break
+            time.sleep(0.1)
+        assert recs and recs[0]["call_type"] == "completed", recs
+        assert recs[0]["on_call_duration"] == 1, recs
+        assert "max_duration reached" in s.log_text(), s.log_tail()
+    finally:
+        for p in sipps:
+            p.kill()
+        s.stop()
