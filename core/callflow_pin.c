@@ -340,6 +340,16 @@ static struct cf_call *find_serial(struct callflow *cf, uint64_t serial)
 	return NULL;
 }
 
+#define BYE_GRACE_MS 200
+
+static void bye_now(void *arg)
+{
+	struct cf_call *c = arg;
+
+	c->digit_timer = NULL;
+	cf_end(c, c->end_type, 0, c->end_outcome);
+}
+
 static void prompt_done(struct cf_call *c, const struct media_event *ev)
 {
 	int after = c->after_prompt;
@@ -358,7 +368,11 @@ static void prompt_done(struct cf_call *c, const struct media_event *ev)
 		cf_pin_start_hunt(c);
 		break;
 	case AFTER_BYE:
-		cf_end(c, c->end_type, 0, c->end_outcome);
+		/* The last frame was just sent: let the caller hear it out. */
+		sip_timer_cancel(c->digit_timer);
+		c->digit_timer = sip_timer_start(c->cf->sip, BYE_GRACE_MS, bye_now, c);
+		if (!c->digit_timer)
+			cf_end(c, c->end_type, 0, c->end_outcome);
 		break;
 	default:
 		break;
