@@ -35,6 +35,7 @@ from pbserver import Server
 M_ACTIVE = "pinbridge_calls_active"
 M_TOTAL = "pinbridge_calls_total"                  # label outcome
 M_SETUP_COUNT = "pinbridge_call_setup_seconds_count"
+M_HUNT_ATTEMPTS = "pinbridge_call_hunt_attempts_total"   # callee INVITEs sent
 M_RELAYED = "pinbridge_rtp_packets_relayed_total"
 M_DROPPED = "pinbridge_rtp_packets_dropped_total"
 M_PORT_PAIRS = "pinbridge_media_port_pairs"        # label state: free, quarantined, in_use
@@ -295,6 +296,8 @@ def check_event(env, tenant, rec, timeout=10.0):
         assert body[k] == rec[k], "event %s=%r, record %r" % (k, body[k], rec[k])
     assert body["source"] == "pinbridge", body
     iso(body["current_time"])
+    offset = "+00:00" if TIMEZONES[tenant] == "UTC" else TIMEZONES[tenant]
+    assert body["current_time"].endswith(offset), body
     return body
 
 
@@ -968,7 +971,10 @@ def test_hunt_moves_on(env, parties, first):
     """486 and 600 (busy), other 4xx and 5xx: the next number is dialled
     and answers."""
     n1, n2 = number(), number()
+    m0 = metrics(env)
     alloc, vn, caller, uac, uas, t0, t1 = _hunt(env, parties, [(n1, first), (n2, ("answer", 200, 12000))])
+    attempts = metric_sum(metrics(env), M_HUNT_ATTEMPTS) - (metric_sum(m0, M_HUNT_ATTEMPTS) or 0)
+    assert attempts == 2, "%s grew by %s for two callee INVITEs" % (M_HUNT_ATTEMPTS, attempts)
     assert dialled(uas) == [n1, n2], parties.describe()
     assert uac.final_status() == 200 and uac.rc == 0, parties.describe()
     rec = check_record(env, CALLS, wait_records(env, CALLS, alloc["greenpin_id"])[0], alloc, vn,
