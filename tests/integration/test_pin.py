@@ -35,7 +35,7 @@ from pbdtmf import (PCAP_DIR, audio_level, events_digits, info_scenario, inband_
                     send_rfc4733)
 from pbhook import Receiver, check_signature, webhooks_block
 from pbserver import Server
-from test_calls import Parties, metrics, payloads, wait_active
+from test_calls import Parties, masking_leaks, metrics, payloads, wait_active
 
 PIN, MIX = "pin", "pinmix"
 POOLS = {PIN: "+917400000000-+917400000099", MIX: "+917500000000-+917500000099"}
@@ -520,6 +520,9 @@ def test_right_pin_rfc4733_bridges(env, parties):
     bridged_audio(c, uas, callee_peer, p)
     assert c.uac.wait(15) == 0 and uas.wait(10) == 0, p.describe()
     assert invite_responses(c.uac).count(200) == 1, "a second 200 to the caller: %s" % p.describe()
+    c.caller_num, c.callee_num, c.caller_peer, c.callee_peer, c.uas = a_num, b_num, c.peer, callee_peer, uas
+    leaks = masking_leaks(c, p)
+    assert not leaks, "\n".join(leaks)
     rec = wait_record(env, PIN, sid)
     assert rec["call_type"] == "completed" and rec["dial_call_status"] == "completed", rec
     assert rec["greenpin_id"] == alloc["greenpin_id"] and rec["from"] == a_num and rec["to"] == b_num, rec
