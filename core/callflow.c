@@ -292,6 +292,7 @@ int cf_call_media(struct cf_call *c, const struct sip_invite *inv)
 
 void cf_call_link(struct cf_call *c)
 {
+	media_session_set_arg(c->media, (void *)(uintptr_t)c->serial);
 	c->next = c->cf->calls;
 	c->cf->calls = c;
 	atomic_fetch_add(&c->cf->m.active, 1);

@@ -225,6 +225,8 @@ static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 	if (!c->answered_in)
 		sip_answer(c->cf->sip, c->in, 200, c->answer_in);
 	c->state = CF_BRIDGED;
+	if (c->t->rtp_timeout_ms > 0)
+		media_session_rtp_timeout(c->media, (unsigned)c->t->rtp_timeout_ms);
 	if (c->t->max_duration_ms > 0)
 		c->dur_timer = sip_timer_start(c->cf->sip, (unsigned)c->t->max_duration_ms,
 		                               duration_expired, c);
@@ -279,6 +281,15 @@ void cf_leg_event(struct callflow *cf, const struct sip_leg_event *ev)
 		cf_end(c, STORE_CT_COMPLETED, 0, CF_OUT_COMPLETED);
 		break;
 	}
+}
+
+void cf_rtp_timeout(struct cf_call *c, unsigned leg)
+{
+	if (c->state != CF_BRIDGED)
+		return;
+	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "no RTP from the %s for %lld ms: hanging up",
+	        leg == 0 ? "caller" : "callee", (long long)c->t->rtp_timeout_ms);
+	cf_end(c, STORE_CT_COMPLETED, 0, CF_OUT_COMPLETED);
 }
 
 void cf_caller_gone(struct cf_call *c)

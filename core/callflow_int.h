@@ -84,7 +84,7 @@ struct cf_call {
 	bool any_busy;      /* a callee answered 486/600 during the hunt */
 	struct sip_timer *ring_timer, *hunt_timer;
 	struct sip_timer *dur_timer; /* max_duration once bridged */
-	int64_t t0_us; /* INVITE arrival, monotonic */
+	int64_t t0_us;               /* INVITE arrival, monotonic */
 	bool setup_counted;
 	struct sdp_local local_in, local_out;
 	char answer_in[SDP_TEXT_MAX]; /* our SDP towards the caller */
@@ -117,6 +117,8 @@ void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf
 int cf_hunt_begin(struct cf_call *c);
 void cf_leg_event(struct callflow *cf, const struct sip_leg_event *ev);
 void cf_caller_gone(struct cf_call *c);
+/* A bridged leg sent no RTP for the tenant's rtp_timeout: both are ended. */
+void cf_rtp_timeout(struct cf_call *c, unsigned leg);
 /* The callee's E.164 number as the trunk's dial_format wants it in the
  * Request-URI: "e164" as is, "digits" without the "+", "national" with the
  * tenant's country code replaced by a trunk 0 (numbers of other countries

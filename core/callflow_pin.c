@@ -384,7 +384,9 @@ static void media_job_run(void *arg)
 	struct media_job *j = arg;
 	struct cf_call *c = find_serial(j->cf, j->serial);
 
-	if (c && j->ev.leg == 0) {
+	if (c && j->ev.kind == MEDIA_EV_RTP_TIMEOUT) {
+		cf_rtp_timeout(c, j->ev.leg);
+	} else if (c && j->ev.leg == 0) {
 		if (j->ev.kind == MEDIA_EV_DIGIT)
 			cf_pin_digit(c, j->ev.digit,
 			             j->ev.route == MEDIA_DTMF_INBAND ? PIN_ROUTE_INBAND
@@ -431,7 +433,6 @@ void cf_pin_begin(struct callflow *cf, struct config *cfg, const struct sip_invi
 	sip_answer(cf->sip, c->in, 200, c->answer_in);
 	cf_call_link(c);
 	c->state = CF_PIN;
-	media_session_set_arg(c->media, (void *)(uintptr_t)c->serial);
 	media_session_collect(c->media, 0, true);
 	play(c, MEDIA_PROMPT_ENTER_PIN, true, AFTER_DIGITS);
 	if (!c->prompt_cookie)

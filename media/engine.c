@@ -101,6 +101,9 @@ static bool drain_commands(struct media_worker *w)
 		case MEDIA_CMD_PLAY:
 			media_leg_play_set(&c->sess->leg[c->leg], c->prompt, c->barge, c->cookie);
 			break;
+		case MEDIA_CMD_TIMEOUT:
+			media_session_timeout_set(c->sess, c->ms, now_us);
+			break;
 		case MEDIA_CMD_STOP:
 			stop = true;
 			break;

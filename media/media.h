@@ -149,6 +149,7 @@ void media_session_free(struct media_session *sess);
 enum media_event_kind {
 	MEDIA_EV_DIGIT = 0,   /* a DTMF digit arrived on leg (while collecting) */
 	MEDIA_EV_PROMPT_DONE, /* the prompt started with cookie ended (or was cut) */
+	MEDIA_EV_RTP_TIMEOUT, /* leg sent no RTP for the session's timeout (once) */
 };
 
 enum media_dtmf_route {
@@ -194,14 +195,19 @@ struct media_prompt;
  * format, rate, channel count or width, truncation, no data) is EINVAL with
  * a reason in err naming the file ("...: sample rate 16000 Hz, need 8000").
  * ENOENT/EACCES/EIO from reading it, ENOMEM. err may be NULL. */
-int media_prompt_load_wav(const char *path, struct media_prompt **out, char *err,
-                          size_t errlen);
+int media_prompt_load_wav(const char *path, struct media_prompt **out, char *err, size_t errlen);
 /* From the same bytes in memory (the prompts built into the binary). */
 int media_prompt_from_wav(const uint8_t *data, size_t len, struct media_prompt **out, char *err,
                           size_t errlen);
 void media_prompt_free(struct media_prompt *p);
 /* Length in milliseconds. */
 unsigned media_prompt_ms(const struct media_prompt *p);
+
+/* RTP inactivity: when a leg accepts no RTP packet for ms (0 = off), one
+ * MEDIA_EV_RTP_TIMEOUT is reported for it. Counting starts afresh for both
+ * legs when this is called (arm it once both legs are answered).
+ * Acknowledged. Owner thread only. */
+int media_session_rtp_timeout(struct media_session *sess, unsigned ms);
 
 /* The IVR's prompts. Built-in English ones (espeak-ng, 8 kHz, regenerated
  * by media/prompts/make-prompts.sh) are compiled into the binary; a tenant

@@ -159,6 +159,7 @@ struct media_leg {
 	bool sent_since_report;
 	int64_t next_rtcp_us;
 	int64_t last_relay_us; /* the other leg's last packet sent here; 0: none */
+	int64_t last_rx_us;    /* the last RTP packet this leg accepted (inactivity) */
 	struct media_ringback rb;
 	struct media_playout play;
 	struct media_collect col;
@@ -169,7 +170,9 @@ struct media_session {
 	struct media_worker *w;
 	struct media_leg leg[2];
 	struct media_counters ctr;
-	void *arg; /* worker-owned: the owner's pointer for events */
+	void *arg;              /* worker-owned: the owner's pointer for events */
+	int64_t rtp_timeout_us; /* worker-owned: 0 = no inactivity check */
+	bool timed_out;         /* worker-owned: reported once */
 	/* worker-owned: the worker's session list */
 	struct media_session *prev, *next;
 };
@@ -183,6 +186,7 @@ enum media_cmd_type {
 	MEDIA_CMD_SET_ARG,
 	MEDIA_CMD_COLLECT,
 	MEDIA_CMD_PLAY,
+	MEDIA_CMD_TIMEOUT,
 	MEDIA_CMD_STOP
 };
 
@@ -197,6 +201,7 @@ struct media_cmd {
 	const struct media_prompt *prompt; /* PLAY; NULL stops */
 	bool barge;                        /* PLAY */
 	uint64_t cookie;                   /* PLAY */
+	unsigned ms;                       /* TIMEOUT */
 	int result;                        /* 0 or an errno value, set by the worker */
 	bool done;                         /* guarded by the worker's lock */
 	struct media_cmd *next;
@@ -261,6 +266,8 @@ void media_leg_send_generated(struct media_leg *l, uint32_t src, const struct rt
                               const uint8_t *payload, int64_t now_us, struct media_counters *wc);
 /* engine.c: hand ev to the engine's event function (worker thread). */
 void media_session_emit(struct media_session *s, const struct media_event *ev);
+/* session.c: MEDIA_CMD_TIMEOUT on the worker. */
+void media_session_timeout_set(struct media_session *s, unsigned ms, int64_t now_us);
 /* dtmf.c, on the worker thread: an accepted RTP packet of l (before it is
  * rewritten for relaying); and the COLLECT command. */
 void media_leg_dtmf_input(struct media_leg *l, const uint8_t *buf, const struct rtp_header *h);

@@ -160,6 +160,7 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 			source++;
 			continue;
 		}
+		x->last_rx_us = now_us;
 		rtcp_rx_packet(&x->rx, &h,
 		               (uint32_t)((uint64_t)now_us * MEDIA_CLOCK_RATE / 1000000u));
 		media_leg_dtmf_input(x, buf, &h); /* before the rewrite moves it */
@@ -263,8 +264,36 @@ static void leg_report(struct media_leg *l, int64_t now_us, struct media_counter
 	}
 }
 
+void media_session_timeout_set(struct media_session *s, unsigned ms, int64_t now_us)
+{
+	s->rtp_timeout_us = (int64_t)ms * 1000;
+	s->timed_out = false;
+	s->leg[0].last_rx_us = s->leg[1].last_rx_us = now_us;
+}
+
+int media_session_rtp_timeout(struct media_session *sess, unsigned ms)
+{
+	struct media_cmd cmd = {.type = MEDIA_CMD_TIMEOUT, .sess = sess, .ms = ms};
+
+	media_worker_call(sess->w, &cmd);
+	return cmd.result;
+}
+
+static void check_inactivity(struct media_session *s, int64_t now_us)
+{
+	for (unsigned i = 0; i < 2 && !s->timed_out; i++) {
+		if (now_us - s->leg[i].last_rx_us < s->rtp_timeout_us)
+			continue;
+		s->timed_out = true;
+		media_session_emit(s,
+		                   &(struct media_event){.kind = MEDIA_EV_RTP_TIMEOUT, .leg = i});
+	}
+}
+
 void media_session_tick(struct media_session *s, int64_t now_us, unsigned ticks)
 {
+	if (s->rtp_timeout_us && !s->timed_out)
+		check_inactivity(s, now_us);
 	for (unsigned i = 0; i < 2; i++) {
 		struct media_leg *l = &s->leg[i];
 

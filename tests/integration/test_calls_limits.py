@@ -1,9 +1,10 @@
-"""max_duration (DESIGN §5 timers): a bridged call is ended with BYE to both
-sides when the tenant's maximum call duration is reached, and its record
-says the parties talked that long."""
+"""Call timers (DESIGN §3, §5): a bridged call is ended with BYE to both
+sides when the tenant's max_duration is reached, or when a leg sends no RTP
+for rtp_timeout — and not while RTP flows."""
 import time
 
-from pbcall import CALLEE_IP, CALLER_IP, PB_IP, Sipp, free_port_on, scenario
+from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMU, RtpPeer, Sipp, audio_frames,
+                    free_port_on, scenario)
 from pbdata import number, ok, txn
 from pbserver import Server
 
@@ -11,11 +12,11 @@ POOL = "+917600000000-+917600000099"
 CREDS = {"lim": ("lim-key", "lim-token")}
 
 
-def conf(callee_port):
+def conf(callee_port, timers='max_duration = "1500ms";'):
     return ('trunks = ( { name = "lt"; allow = ["%s/32"]; outbound = "sip:%s:%d"; } );\n'
             'tenants = ( { id = "lim"; api_key = "lim-key"; api_token = "lim-token";\n'
-            '  country = "91"; vns = ["%s"]; pin = { a = false; b = false; };\n'
-            '  max_duration = "1500ms"; } );\n' % (CALLER_IP, CALLEE_IP, callee_port, POOL))
+            '  country = "91"; vns = ["%s"]; pin = { a = false; b = false };\n'
+            '  %s } );\n' % (CALLER_IP, CALLEE_IP, callee_port, POOL, timers))
 
 
 def test_max_duration_ends_a_bridged_call(tmp_path):
@@ -59,4 +60,53 @@ def test_max_duration_ends_a_bridged_call(tmp_path):
     finally:
         for p in sipps:
             p.kill()
+        s.stop()
+
+
+def test_rtp_timeout_ends_a_silent_call_only(tmp_path):
+    """RTP flows both ways for 2.5 s (longer than rtp_timeout): the call
+    stays up; then the caller falls silent: BYE to both about 1 s later."""
+    callee_port = free_port_on(CALLEE_IP)
+    s = Server(str(tmp_path), conf(callee_port, 'rtp_timeout = "1s";'), name="rtpto",
+               creds=CREDS)
+    sipps, peers = [], []
+    try:
+        s.start()
+        a, b, vn = number(), number(), "+917600000004"
+        ok(s.create({"transaction_id": txn("lim"), "a": {"numbers": [a], "vns": [vn]},
+                     "b": {"numbers": [b]}}, tenant="lim"))
+        pa, pb = RtpPeer(CALLER_IP, "caller"), RtpPeer(CALLEE_IP, "callee")
+        peers += [pa, pb]
+        uas = Sipp(str(tmp_path), scenario("call_uas_answer", str(tmp_path), RING_MS=100,
+                                           HOLD_MS=15000),
+                   CALLEE_IP, "callee", dict(callee=b, ua="ToCallee", rtp_ip=CALLEE_IP,
+                                             rtp_port=pb.port, codecs="0", te_pt=101),
+                   port=callee_port, timeout=20).start()
+        sipps.append(uas)
+        uac = Sipp(str(tmp_path), scenario("call_uac", str(tmp_path), HOLD_MS=15000), CALLER_IP,
+                   "caller", dict(caller=a, ua="ToCaller", rtp_ip=CALLER_IP, rtp_port=pa.port,
+                                  codecs="0", te_pt=101),
+                   service=vn, remote="%s:%d" % (PB_IP, s.sip_port), timeout=20).start()
+        sipps.append(uac)
+        inv = uas.wait_received("INVITE", timeout=8)
+        pb.set_remote(inv.sdp)
+        okm = uac.wait_received(status=200, timeout=8, pred=lambda m: m.cseq_method == "INVITE")
+        pa.set_remote(okm.sdp)
+        ta = pa.send_frames(PCMU, audio_frames(1, 125, PCMU))
+        tb = pb.send_frames(PCMU, audio_frames(2, 125, PCMU))
+        ta.join(10)
+        tb.join(10)
+        assert not uac.received("BYE") and not uas.received("BYE"), \
+            "BYE while RTP flowed:\n" + s.log_tail()
+        silent = time.monotonic()
+        uac.wait_received("BYE", timeout=5)
+        uas.wait_received("BYE", timeout=2)
+        took = time.monotonic() - silent
+        assert 0.5 <= took <= 3.5, "BYE %.2fs after the RTP stopped, rtp_timeout 1s" % took
+        assert "no RTP from the" in s.log_text(), s.log_tail()
+    finally:
+        for p in sipps:
+            p.kill()
+        for p in peers:
+            p.close()
         s.stop()
