@@ -39,6 +39,7 @@ int cf_leg_cfg(const struct trunk *tr, const struct sdp_desc *d, const struct sd
 	out->remote.sin_port = htons(d->port);
 	out->codec = voice->kind == SDP_CODEC_PCMU ? MEDIA_PCMU : MEDIA_PCMA;
 	out->codec_pt = voice->pt;
+	out->ptime_ms = d->ptime;
 	out->latch =
 	    tr && strcmp(tr->latch, "strict") == 0 ? MEDIA_LATCH_STRICT : MEDIA_LATCH_LEARN;
 	for (size_t i = 0; tr && i < tr->nallow && out->n_cidrs < MEDIA_CIDR_MAX; i++) {

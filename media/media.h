@@ -77,6 +77,7 @@ struct media_leg_cfg {
 	int te_pt;        /* telephone-event payload type, -1 when the leg has none */
 	enum media_latch latch;
 	unsigned learn_ms; /* learn: window from session start; 0 = MEDIA_LEARN_MS_DEF */
+	unsigned ptime_ms; /* packet time this leg wants (a=ptime); 0 = 20 */
 	unsigned n_cidrs;  /* learn: sources allowed besides the SDP address's IP */
 	struct media_cidr cidrs[MEDIA_CIDR_MAX];
 };
@@ -202,6 +203,11 @@ int media_prompt_from_wav(const uint8_t *data, size_t len, struct media_prompt *
 void media_prompt_free(struct media_prompt *p);
 /* Length in milliseconds. */
 unsigned media_prompt_ms(const struct media_prompt *p);
+
+/* Hold: a leg whose peer put the call on hold (sendonly/inactive SDP) is
+ * sent nothing (relay, ringback) and its inactivity timeout is suspended;
+ * resume with on_hold false. Acknowledged. Owner thread only. */
+int media_session_hold(struct media_session *sess, unsigned leg, bool on_hold);
 
 /* RTP inactivity: when a leg accepts no RTP packet for ms (0 = off), one
  * MEDIA_EV_RTP_TIMEOUT is reported for it. Counting starts afresh for both

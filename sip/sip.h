@@ -96,6 +96,15 @@ struct sip_callbacks {
 	 * "Signal=5", or application/dtmf "5"), already answered 200; other
 	 * INFO bodies get 415 and are not reported. May be NULL. */
 	void (*info_digit)(void *arg, sip_call_t call, char digit);
+	/* A re-INVITE or UPDATE carrying SDP on an answered inbound call or
+	 * outbound leg (hold, resume, a new address, a refresh with SDP).
+	 * Returns the answer to send (malloc'd SDP text, freed by sip/), or NULL
+	 * for 488. May be NULL: sip/ answers with the SDP it last sent. */
+	char *(*reoffer)(void *arg, sip_call_t call, const char *sdp, size_t len);
+	/* Late offer: the caller's answer, carried by its ACK, to the offer
+	 * pinbridge sent in its 200 (sip_answer on an INVITE without SDP).
+	 * sdp NULL: the ACK carried none (the call cannot have media). */
+	void (*ack_answer)(void *arg, sip_call_t call, const char *sdp, size_t len);
 };
 
 /* Binds every listen entry and starts the SIP thread. Returns 0 or an errno
