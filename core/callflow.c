@@ -540,6 +540,24 @@ void callflow_reload(struct callflow *cf, const struct config *cfg)
 		log_err(CF_MOD, "trunk allow lists not reloaded: %s", strerror(rc));
 }
 
+static void refuse_new(void *arg)
+{
+	struct callflow *cf = arg;
+
+	cf->stopping = true;
+}
+
+void callflow_refuse_new(struct callflow *cf)
+{
+	if (cf && cf->sip && sip_post(cf->sip, refuse_new, cf) != 0)
+		log_warn(CF_MOD, "new calls could not be stopped");
+}
+
+int callflow_active(struct callflow *cf)
+{
+	return cf ? atomic_load(&cf->m.active) : 0;
+}
+
 static void stop_calls(void *arg)
 {
 	struct callflow *cf = arg;

@@ -27,6 +27,12 @@ int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st,
  * only on restart (a warning says so). NULL cf is ignored. */
 void callflow_reload(struct callflow *cf, const struct config *cfg);
 
+/* Graceful shutdown, first half: new INVITEs get 503 from now on; calls in
+ * progress go on. Any thread. */
+void callflow_refuse_new(struct callflow *cf);
+/* Calls in progress (routed, not yet ended). Any thread. */
+int callflow_active(struct callflow *cf);
+
 /* Ends every call (BYE/CANCEL/final response), finishes their records,
  * stops the SIP thread and the media workers. NULL is allowed. */
 void callflow_stop(struct callflow *cf);

@@ -32,6 +32,7 @@ static int config_defaults(struct config *c)
 	c->port_min = 16384;
 	c->port_max = 32767;
 	c->port_quarantine_ms = 8000;
+	c->sip_drain_ms = 30000;
 	c->sweep_interval_ms = 200;
 	return 0;
 }

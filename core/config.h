@@ -99,6 +99,7 @@ struct config {
 	char (*sip_listen)[CONFIG_STR]; /* "udp:ADDR:PORT" ... */
 	size_t nsip_listen;
 	char sip_advertise[CONFIG_STR];
+	int64_t sip_drain_ms; /* SIGTERM: how long calls in progress may go on */
 	char media_ip[64];
 	char media_advertise[64];
 	int port_min, port_max;

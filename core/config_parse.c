@@ -343,7 +343,7 @@ static int parse_http(const struct cfg_ctx *x, const config_setting_t *root, str
 
 static int parse_sip(const struct cfg_ctx *x, const config_setting_t *root, struct config *c)
 {
-	static const char *const known[] = {"listen", "advertise", NULL};
+	static const char *const known[] = {"listen", "advertise", "drain", NULL};
 	const config_setting_t *g, *list;
 	char path[64];
 	int rc;
@@ -352,6 +352,7 @@ static int parse_sip(const struct cfg_ctx *x, const config_setting_t *root, stru
 		return rc;
 	cfg_warn_unknown(x, g, "sip.", known);
 	if ((rc = cfg_str(x, g, "sip.", "advertise", c->sip_advertise, sizeof(c->sip_advertise))) ||
+	    (rc = cfg_dur(x, g, "sip.", "drain", &c->sip_drain_ms, false)) ||
 	    (rc = cfg_strlist(x, g, "sip.", "listen", &list)))
 		return rc;
 	if (!list)

@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "core/alloc.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/callflow.h"
 #include "core/config.h"
@@ -155,6 +156,30 @@ static void reload(const struct options *o, struct store *st, struct callflow *c
 	         next->ntrunks);
 }
 
+/* SIGTERM's first half: no new calls (503), those in progress go on for up
+ * to sip.drain; a second SIGTERM or SIGINT ends the wait at once. */
+static void drain(struct callflow *calls, const sigset_t *sigs)
+{
+	struct config *cfg = config_current();
+	int64_t until = clock_mono_ms() + cfg->sip_drain_ms;
+	struct timespec tick = {.tv_nsec = 50 * 1000 * 1000};
+	int n = callflow_active(calls);
+
+	config_unref(cfg);
+	callflow_refuse_new(calls);
+	if (n > 0)
+		log_info("main", "draining %d call(s) for up to %lld ms (SIGTERM again: end now)", n,
+		         (long long)(until - clock_mono_ms()));
+	while (callflow_active(calls) > 0 && clock_mono_ms() < until) {
+		int sig = sigtimedwait(sigs, NULL, &tick);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("main", "signal %d again: ending calls now", sig);
+			break;
+		}
+	}
+}
+
 static int serve(const struct options *o, struct config *cfg)
 {
 	struct store_opts so = {
@@ -216,6 +241,7 @@ static int serve(const struct options *o, struct config *cfg)
 			break;
 	}
 	log_info("main", "stopping on signal %d", sig);
+	drain(calls, &sigs);
 out:
 	if (api)
 		api_stop(api);

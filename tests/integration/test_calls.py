@@ -77,7 +77,9 @@ def call_config(callee_port, rx):
              % (CALLER_IP, CALLEE_IP, CALLEE_IP, callee_port))
     blocks = [tenant_block(CALLS, False, False, rx.url(HOOK_PATHS[CALLS])),
               tenant_block(DEMO, True, False, rx.url(HOOK_PATHS[DEMO]))]
-    return ('sweep_interval = "100ms";\nstore = { map_size = "256M"; };\n%s'
+    # drain 0s: SIGTERM ends calls at once (test_calls_limits.py drains)
+    return ('sweep_interval = "100ms";\nstore = { map_size = "256M"; };\n'
+            'sip = { drain = "0s"; };\n%s'
             'tenants = (\n%s\n);\n' % (trunk, ",\n".join(blocks)))
 
 

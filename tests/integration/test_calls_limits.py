@@ -1,6 +1,7 @@
 """Call timers (DESIGN §3, §5): a bridged call is ended with BYE to both
 sides when the tenant's max_duration is reached, or when a leg sends no RTP
 for rtp_timeout — and not while RTP flows."""
+import signal
 import time
 
 from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMU, RtpPeer, Sipp, audio_frames,
@@ -109,4 +110,84 @@ def test_rtp_timeout_ends_a_silent_call_only(tmp_path):
             p.kill()
         for p in peers:
             p.close()
+        s.stop()
+
+
+def _call(s, tmp, callee_port, a, b, vn, caller_hold_ms, name=""):
+    uas = Sipp(str(tmp), scenario("call_uas_answer", str(tmp), RING_MS=100, HOLD_MS=15000),
+               CALLEE_IP, "callee" + name,
+               dict(callee=b, ua="DrainCallee", rtp_ip=CALLEE_IP,
+                    rtp_port=free_port_on(CALLEE_IP, even=True), codecs="0", te_pt=101),
+               port=callee_port, timeout=20).start()
+    uac = Sipp(str(tmp), scenario("call_uac", str(tmp), HOLD_MS=caller_hold_ms), CALLER_IP,
+               "caller" + name,
+               dict(caller=a, ua="DrainCaller", rtp_ip=CALLER_IP,
+                    rtp_port=free_port_on(CALLER_IP, even=True), codecs="0", te_pt=101),
+               service=vn, remote="%s:%d" % (PB_IP, s.sip_port), timeout=20).start()
+    return uac, uas
+
+
+def test_sigterm_drains_calls_in_progress(tmp_path):
+    """sip.drain: after SIGTERM a new call gets 503, the call up goes on and
+    ends by its own BYE, and pinbridge exits as soon as it has."""
+    callee_port = free_port_on(CALLEE_IP)
+    s = Server(str(tmp_path), conf(callee_port, "") + 'sip = { drain = "20s"; };\n',
+               name="drain", creds=CREDS)
+    sipps = []
+    try:
+        s.start()
+        a, b, vn = number(), number(), "+917600000005"
+        ok(s.create({"transaction_id": txn("lim"), "a": {"numbers": [a], "vns": [vn]},
+                     "b": {"numbers": [b]}}, tenant="lim"))
+        uac, uas = _call(s, tmp_path, callee_port, a, b, vn, 3000)
+        sipps += [uac, uas]
+        uac.wait_received(status=200, timeout=8, pred=lambda m: m.cseq_method == "INVITE")
+        t_term = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        late = Sipp(str(tmp_path), scenario("call_uac", str(tmp_path), HOLD_MS=500), CALLER_IP,
+                    "late", dict(caller=a, ua="Late", rtp_ip=CALLER_IP,
+                                 rtp_port=free_port_on(CALLER_IP, even=True), codecs="0",
+                                 te_pt=101),
+                    service=vn, remote="%s:%d" % (PB_IP, s.sip_port), timeout=10).start()
+        sipps.append(late)
+        late.wait(10)
+        assert late.final_status() == 503, late.describe()
+        assert s.alive(), "pinbridge exited with a call up and drain time left"
+        assert uac.wait(10) == 0, uac.describe()  # the caller's own BYE, ~3 s after answer
+        s.proc.wait(8)
+        took = time.monotonic() - t_term
+        assert took < 8, "exit %.1fs after SIGTERM; the last call ended long before" % took
+        assert s.proc.returncode == 0, s.log_tail()
+        assert "draining 1 call(s)" in s.log_text(), s.log_tail()
+    finally:
+        for p in sipps:
+            p.kill()
+        s.stop()
+
+
+def test_sigterm_drain_ends_with_bye(tmp_path):
+    """A call longer than sip.drain is ended with BYE to both when it runs
+    out, and its record is finished as completed."""
+    callee_port = free_port_on(CALLEE_IP)
+    s = Server(str(tmp_path), conf(callee_port, "") + 'sip = { drain = "1s"; };\n',
+               name="drain2", creds=CREDS)
+    sipps = []
+    try:
+        s.start()
+        a, b, vn = number(), number(), "+917600000006"
+        ok(s.create({"transaction_id": txn("lim"), "a": {"numbers": [a], "vns": [vn]},
+                     "b": {"numbers": [b]}}, tenant="lim"))
+        uac, uas = _call(s, tmp_path, callee_port, a, b, vn, 15000)
+        sipps += [uac, uas]
+        uac.wait_received(status=200, timeout=8, pred=lambda m: m.cseq_method == "INVITE")
+        t_term = time.monotonic()
+        assert s.stop() == 0, s.log_tail()
+        took = time.monotonic() - t_term
+        assert 0.9 <= took < 6, "stopped %.1fs after SIGTERM with drain 1s" % took
+        uac.wait_received("BYE", timeout=3)
+        uas.wait_received("BYE", timeout=3)
+    finally:
+        for p in sipps:
+            p.kill()
         s.stop()
