@@ -25,7 +25,7 @@ import re
 import struct
 import time
 
-from pbcall import PCMU, SIPP_DIR, decode, encode
+from pbcall import SIPP_DIR, decode, encode
 
 KEYS = "0123456789*#ABCD"
 ROWS = (697, 770, 852, 941)
