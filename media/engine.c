@@ -264,6 +264,7 @@ int media_engine_start(struct media_engine **engp, unsigned nworkers, struct in_
 	eng->ports = ports;
 	ringback_init();
 	media_dtmf_init();
+	media_dtmfgen_init();
 	for (i = 0; i < nworkers; i++) {
 		eng->workers[i].epfd = eng->workers[i].evfd = eng->workers[i].tfd = -1;
 		rc = worker_open(eng, &eng->workers[i]);

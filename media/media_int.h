@@ -135,6 +135,59 @@ struct media_ringback {
 	unsigned pos; /* frame in the cadence; runs on while paused */
 };
 
+/* Repacketisation towards one leg (repack.c): when the legs' ptimes differ,
+ * the other leg's audio is re-cut into this leg's frames, as its own source
+ * in this leg's stream (MEDIA_SRC_REPACK: our own sequence numbers, the
+ * input's timestamps), so that SSRC, sequence and switch marking stay the
+ * stream's. Equal ptimes never come here: the in-place relay is untouched. */
+#define MEDIA_SRC_REPACK     4
+#define MEDIA_SRC_DTMFGEN    5
+#define MEDIA_PTIME_MIN      10 /* ms; a=ptime outside [MIN, MAX] is clamped */
+#define MEDIA_PTIME_MAX      60
+#define MEDIA_REPACK_MAX     (MEDIA_PTIME_MAX * MEDIA_CLOCK_RATE / 1000)
+#define MEDIA_REPACK_IDLE_US 100000 /* input silent this long: flush the rest */
+
+struct media_repack {
+	bool on;          /* the other leg's ptime differs from this one's */
+	unsigned frame;   /* this leg's frame in samples (G.711: bytes) */
+	bool have;        /* ssrc and next_ts describe the input */
+	bool marker;      /* the next frame starts a talk spurt */
+	uint32_t ssrc;    /* the input's */
+	uint32_t next_ts; /* input timestamp that would continue buf */
+	uint32_t buf_ts;  /* timestamp of buf[0] */
+	uint16_t seq;     /* per packet sent, in source MEDIA_SRC_REPACK */
+	size_t n;         /* bytes in buf, already in this leg's law */
+	int64_t last_us;  /* last input */
+	uint8_t buf[MEDIA_REPACK_MAX];
+};
+
+/* In-band DTMF towards a leg without telephone-event (dtmfgen.c): the other
+ * leg's RFC 4733 events become dual tones in this leg's codec and ptime,
+ * as source MEDIA_SRC_DTMFGEN, replacing the relayed audio meanwhile. */
+enum media_dtmfgen_phase { MEDIA_GEN_IDLE = 0, MEDIA_GEN_TONE, MEDIA_GEN_GAP };
+
+struct media_dtmfgen_ev {
+	bool have;
+	uint8_t event;
+	bool ended;
+	uint32_t ts, ssrc; /* the event's identity */
+	uint32_t tone_len; /* samples to play once ended */
+};
+
+struct media_dtmfgen {
+	bool on; /* the other leg has te_pt, this one has none */
+	enum media_dtmfgen_phase phase;
+	struct media_dtmfgen_ev cur, pending;  /* pending: began during cur */
+	struct rtp_dtmf seen;                  /* which events were started already */
+	uint32_t done;                         /* tone samples made (TONE), silence left (GAP) */
+	uint32_t ph_lo, ph_hi, inc_lo, inc_hi; /* phase accumulators, 2^32 a turn */
+	int64_t last_ev_us;                    /* the current event's latest packet */
+	int64_t next_us;                       /* when the next frame is due */
+	uint32_t burst;                        /* synthetic SSRC, new per run of tones */
+	uint16_t seq;
+	uint32_t ts;
+};
+
 /* What an epoll event's data.ptr points to. */
 struct media_ep {
 	enum media_ep_kind kind;
@@ -163,6 +216,8 @@ struct media_leg {
 	struct media_ringback rb;
 	struct media_playout play;
 	struct media_collect col;
+	struct media_repack rp;   /* audio from the other leg, re-cut for this one */
+	struct media_dtmfgen gen; /* tones for the other leg's RFC 4733 events */
 };
 
 struct media_session {
@@ -279,5 +334,32 @@ void media_leg_play_set(struct media_leg *l, const struct media_prompt *p, bool 
 void media_leg_play_stop(struct media_leg *l, bool barged);
 void media_leg_play_tick(struct media_leg *l, int64_t now_us, unsigned ticks,
                          struct media_counters *wc);
+
+/* repack.c, on the worker thread. _cfg: leg l's or from's description
+ * changed (from: the leg whose packets l is sent). _input: a packet x
+ * accepted, for y, when y->rp.on or y->gen.on; true when it took the packet
+ * (sent, buffered or dropped), false for the in-place relay. _tick: flush
+ * audio left over by an input that stopped, and run l's tone generator. */
+void media_leg_repack_cfg(struct media_leg *l, const struct media_leg_cfg *from);
+bool media_leg_repack_input(struct media_leg *x, struct media_leg *y, const uint8_t *buf,
+                            const struct rtp_header *h, int64_t now_us, struct media_counters *wc);
+void media_leg_repack_tick(struct media_leg *l, int64_t now_us, struct media_counters *wc);
+void media_leg_repack_flush(struct media_leg *l, int64_t now_us, struct media_counters *wc);
+/* Send len payload bytes (at most MEDIA_REPACK_MAX) with the synthetic
+ * header in from source src through l's stream; counted as generated when
+ * generated, else as relayed. Nothing is sent while l has no address or
+ * hears a prompt. */
+void media_leg_send_payload(struct media_leg *l, uint32_t src, const struct rtp_header *in,
+                            const uint8_t *payload, size_t len, bool generated, int64_t now_us,
+                            struct media_counters *wc);
+/* dtmfgen.c: the sine table, built once (engine start); then, on the
+ * worker thread, l's generator: configuration, an event packet from the
+ * other leg, whether it is sounding (relayed audio is dropped), its tick. */
+void media_dtmfgen_init(void);
+void media_leg_dtmfgen_cfg(struct media_leg *l, bool on);
+void media_leg_dtmfgen_event(struct media_leg *l, const struct rtp_header *h,
+                             const uint8_t *payload, int64_t now_us, struct media_counters *wc);
+bool media_leg_dtmfgen_busy(const struct media_leg *l);
+void media_leg_dtmfgen_tick(struct media_leg *l, int64_t now_us, struct media_counters *wc);
 
 #endif

@@ -172,6 +172,12 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 			y->last_relay_us = now_us; /* nor ringback, after it */
 			continue;
 		}
+		/* Different ptimes, or DTMF to regenerate: repack.c */
+		if ((y->rp.on || y->gen.on) &&
+		    media_leg_repack_input(x, y, buf, &h, now_us, &w->ctr)) {
+			y->last_relay_us = now_us;
+			continue;
+		}
 		if (relay_one(x, y, buf, &h, now_us, &out_len) != 0) {
 			malformed++;
 			continue;
@@ -303,6 +309,7 @@ void media_session_tick(struct media_session *s, int64_t now_us, unsigned ticks)
 		} else {
 			media_leg_ringback_tick(l, now_us, ticks, &s->w->ctr);
 		}
+		media_leg_repack_tick(l, now_us, &s->w->ctr);
 		if (!l->have_remote || now_us < l->next_rtcp_us)
 			continue;
 		leg_report(l, now_us, &s->w->ctr);
@@ -354,6 +361,7 @@ static void leg_map(struct media_leg *l, const struct media_leg_cfg *from)
 	rtp_stream_map_pt(&l->out, from->codec_pt, l->cfg.codec_pt);
 	if (from->te_pt >= 0 && l->cfg.te_pt >= 0)
 		rtp_stream_map_pt(&l->out, (uint8_t)from->te_pt, (uint8_t)l->cfg.te_pt);
+	media_leg_repack_cfg(l, from); /* ptimes and te_pt decide it too */
 }
 
 static void leg_set_cfg(struct media_leg *l, const struct media_leg_cfg *cfg)
