@@ -90,6 +90,22 @@ static void calls_part(struct buf *b, struct callflow *cf)
 	for (int i = 0; i < CF_OUT_N; i++)
 		put(b, "pinbridge_calls_total{outcome=\"%s\"} %llu\n", outcome_name[i],
 		    (unsigned long long)LOAD(cf->m.outcomes[i]));
+	/* Step 1's other refusal happens in sip/, before core sees the call. */
+	if (cf->sip) {
+		struct sip_stats ss;
+
+		sip_get_stats(cf->sip, &ss);
+		put(b, "pinbridge_calls_total{outcome=\"source-refused\"} %llu\n",
+		    (unsigned long long)ss.acl_refused);
+		put(b, "# HELP pinbridge_sip_legs_total Outbound INVITEs sent.\n"
+		       "# TYPE pinbridge_sip_legs_total counter\npinbridge_sip_legs_total %llu\n"
+		       "# HELP pinbridge_sip_register_total Trunk REGISTER outcomes.\n"
+		       "# TYPE pinbridge_sip_register_total counter\n"
+		       "pinbridge_sip_register_total{result=\"ok\"} %llu\n"
+		       "pinbridge_sip_register_total{result=\"failed\"} %llu\n",
+		    (unsigned long long)ss.legs_out, (unsigned long long)ss.register_ok,
+		    (unsigned long long)ss.register_failed);
+	}
 	put(b,
 	    "# HELP pinbridge_call_hunt_attempts_total Callee INVITEs sent.\n"
 	    "# TYPE pinbridge_call_hunt_attempts_total counter\n"
