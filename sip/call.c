@@ -1,7 +1,8 @@
 /* call: nua's events on the SIP thread: inbound INVITEs checked against the
- * trunks and handed to core as struct sip_invite, their responses, CANCEL
- * and BYE, INFO (info.c), and the refusals (REFER 403) pinbridge gives to
- * everything else. */
+ * trunks and handed to core as struct sip_invite, their responses (a late
+ * offer's answer from the ACK), re-INVITEs and UPDATEs answered by core,
+ * CANCEL and BYE, INFO (info.c), and the refusals (REFER 403) pinbridge
+ * gives to everything else. */
 #include "sip/sip_int.h"
 
 #include <arpa/inet.h>
@@ -117,7 +118,7 @@ static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const
 	const struct sip_trunk_acl *trunk;
 	const struct sockaddr *sa;
 	char ip[INET6_ADDRSTRLEN];
-	char *sdp = NULL;
+	char *sdp;
 	const char *call_id = s->sip_call_id ? s->sip_call_id->i_id : NULL;
 
 	if (!c) {
@@ -127,9 +128,10 @@ static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const
 		return;
 	}
 	atomic_fetch_add_explicit(&sip->stats.invites_in, 1, memory_order_relaxed);
-	/* INFO on this call comes to us unanswered (sip_info_in() answers it:
-	 * 415 for what is not DTMF); nua would 200 anything itself. */
-	nua_set_hparams(nh, NUTAG_APPL_METHOD("INFO"), TAG_END());
+	/* INFO and UPDATE on this call come to us unanswered (sip_info_in()
+	 * answers INFO: 415 for what is not DTMF; an UPDATE's offer is core's
+	 * to answer); nua would 200 either itself, without a body. */
+	nua_set_hparams(nh, NUTAG_APPL_METHOD("INFO"), NUTAG_APPL_METHOD("UPDATE"), TAG_END());
 	source_ip(nua, ip, sizeof(ip), &sa);
 	trunk = sip_acl_match(sip, sa);
 	if (!trunk) {
@@ -148,15 +150,8 @@ static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const
 		nua_respond(nh, SIP_403_FORBIDDEN, TAG_END());
 		return;
 	}
-	if (s->sip_payload && s->sip_payload->pl_len &&
-	    (!s->sip_content_type || !s->sip_content_type->c_type ||
-	     strcasecmp(s->sip_content_type->c_type, "application/sdp") == 0)) {
-		sdp = malloc(s->sip_payload->pl_len + 1);
-		if (sdp) {
-			memcpy(sdp, s->sip_payload->pl_data, s->sip_payload->pl_len);
-			sdp[s->sip_payload->pl_len] = '\0';
-		}
-	}
+	sdp = sip_sdp_copy(s);
+	c->late_offer = !sdp;
 	struct sip_invite inv = {
 	    .call = c->id,
 	    .call_id = call_id,
@@ -167,7 +162,7 @@ static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const
 	    .src_ip = ip,
 	    .trunk = trunk->name,
 	    .sdp = sdp,
-	    .sdp_len = sdp ? s->sip_payload->pl_len : 0,
+	    .sdp_len = sdp ? strlen(sdp) : 0,
 	};
 	sip->cb.invite(sip->arg, &inv);
 	free(sdp);
@@ -180,6 +175,21 @@ static void ended(struct sip *sip, struct sip_call *c)
 	c->ended = true;
 	if (!c->silent && !c->hungup)
 		sip->cb.ended(sip->arg, c->id);
+}
+
+/* The ACK of our 2xx to a late offer carries the caller's answer. */
+static void ack_in(struct sip *sip, struct sip_call *c, sip_t const *s)
+{
+	char *sdp;
+
+	if (!c || !c->late_offer || !c->answered)
+		return;
+	c->late_offer = false; /* a re-INVITE's ACK is no answer of ours */
+	if (c->hungup || c->ended || !sip->cb.ack_answer)
+		return;
+	sdp = sip_sdp_copy(s);
+	sip->cb.ack_answer(sip->arg, c->id, sdp, sdp ? strlen(sdp) : 0);
+	free(sdp);
 }
 
 void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip *sip,
@@ -198,7 +208,10 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 		if (!call)
 			invite_in(sip, nua, nh, s);
 		else
-			sip_call_reinvite(sip, call);
+			sip_call_reinvite(sip, call, status, s);
+		return;
+	case nua_i_ack:
+		ack_in(sip, call, s);
 		return;
 	case nua_i_cancel:
 	case nua_i_bye:
@@ -207,7 +220,9 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 	case nua_i_state:
 		tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
 		if (call && state == nua_callstate_terminated) {
-			if (!call->final_sent)
+			/* An answered call ends here without a BYE from the
+			 * caller when its ACK never came (nua BYEs it). */
+			if (!call->final_sent || call->answered)
 				ended(sip, call);
 			sip_call_free(sip, call);
 		}
@@ -228,10 +243,15 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 			return;
 		}
 		break;
+	case nua_i_update:
+		if (call) {
+			sip_call_update(sip, call, status, s);
+			return;
+		}
+		break;
 	case nua_i_options:
 	case nua_i_message:
 	case nua_i_chat:
-	case nua_i_update:
 	case nua_i_method:
 	case nua_i_publish:
 	case nua_i_subscribe:
@@ -356,19 +376,89 @@ void sip_call_hangup(struct sip *sip, struct sip_call *c, int status)
 	(void)sip;
 }
 
-/* An INVITE inside an established dialog: a session refresh, hold or
- * address change. Core has no say in it yet, so it is answered with the
- * SDP pinbridge last sent, unchanged: the session goes on as it was
- * (refreshes keep working, a hold is not followed by media). Without that
- * SDP there is nothing to answer with: 488 leaves the session as it was. */
-void sip_call_reinvite(struct sip *sip, struct sip_call *c)
+char *sip_sdp_copy(sip_t const *s)
 {
-	if (!c->local_sdp) {
+	char *sdp;
+
+	if (!s || !s->sip_payload || !s->sip_payload->pl_len)
+		return NULL;
+	if (s->sip_content_type && s->sip_content_type->c_type &&
+	    strcasecmp(s->sip_content_type->c_type, "application/sdp") != 0)
+		return NULL;
+	sdp = malloc(s->sip_payload->pl_len + 1);
+	if (sdp) {
+		memcpy(sdp, s->sip_payload->pl_data, s->sip_payload->pl_len);
+		sdp[s->sip_payload->pl_len] = '\0';
+	}
+	return sdp;
+}
+
+/* 200 with body as the current request's answer; body is kept in the
+ * handle's home (nua sends later), as the SDP we last sent. Older answers
+ * stay there too until the call ends: a few hundred bytes per refresh. */
+static void answer_with(struct sip *sip, struct sip_call *c, const char *body)
+{
+	body = su_strdup(nua_handle_home(c->nh), body);
+	if (!body) {
+		nua_respond(c->nh, SIP_500_INTERNAL_SERVER_ERROR, NUTAG_WITH_THIS(sip->nua),
+		            TAG_END());
+		return;
+	}
+	c->local_sdp = body;
+	nua_respond(c->nh, SIP_200_OK, NUTAG_WITH_THIS(sip->nua),
+	            SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(body),
+	            TAG_END());
+}
+
+/* An offer inside the dialog (hold, resume, a new address, a refresh with
+ * SDP) is core's to answer; the media follows there. Without an offer, or
+ * with nobody to ask (no cb->reoffer, a call being hung up), the SDP
+ * pinbridge last sent goes back unchanged: the session goes on as it was.
+ * Without that SDP there is nothing to answer with: 488 leaves the
+ * session as it was. */
+static void offer_in(struct sip *sip, struct sip_call *c, sip_t const *s, const char *what)
+{
+	char *offer = sip_sdp_copy(s), *answer;
+
+	if (!offer || !sip->cb.reoffer || c->hungup || c->ended) {
+		free(offer);
+		if (!c->local_sdp) {
+			nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(sip->nua),
+			            TAG_END());
+			return;
+		}
+		log_msg(LVL_INFO, MOD, c->log_id, "call %u: %s answered with our last SDP", c->id,
+		        what);
+		answer_with(sip, c, c->local_sdp);
+		return;
+	}
+	answer = sip->cb.reoffer(sip->arg, c->id, offer, strlen(offer));
+	free(offer);
+	if (!answer) {
+		log_msg(LVL_INFO, MOD, c->log_id, "call %u: %s refused: 488", c->id, what);
 		nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(sip->nua), TAG_END());
 		return;
 	}
-	log_msg(LVL_INFO, MOD, c->log_id, "call %u: re-INVITE answered with our last SDP", c->id);
-	nua_respond(c->nh, SIP_200_OK, NUTAG_WITH_THIS(sip->nua),
-	            SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->local_sdp),
-	            TAG_END());
+	answer_with(sip, c, answer);
+	free(answer);
+}
+
+void sip_call_reinvite(struct sip *sip, struct sip_call *c, int status, sip_t const *s)
+{
+	if (status >= 200) /* nua refused it itself (glare: 491) */
+		return;
+	offer_in(sip, c, s, "re-INVITE");
+}
+
+/* An UPDATE without SDP is a session refresh (RFC 4028): 200, and nua adds
+ * the session timer's headers to it. */
+void sip_call_update(struct sip *sip, struct sip_call *c, int status, sip_t const *s)
+{
+	if (status >= 200)
+		return;
+	if (!s || !s->sip_payload || !s->sip_payload->pl_len) {
+		nua_respond(c->nh, SIP_200_OK, NUTAG_WITH_THIS(sip->nua), TAG_END());
+		return;
+	}
+	offer_in(sip, c, s, "UPDATE");
 }

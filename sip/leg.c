@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_status.h>
@@ -133,6 +132,8 @@ static int leg_new(struct sip *sip, const struct sip_dial *d, const struct leg_u
 	}
 	c->outbound = true;
 	c->leg_state = SIP_LEG_CALLING;
+	/* The callee's UPDATEs come to us unanswered: an offer is core's. */
+	nua_set_hparams(nh, NUTAG_APPL_METHOD("UPDATE"), TAG_END());
 	c->local_sdp = su_strdup(nua_handle_home(nh), d->sdp);
 	if (!c->local_sdp || cred_new(d, &c->cred) ||
 	    (d->log_id && !(c->log_id = strdup(d->log_id)))) {
@@ -179,28 +180,10 @@ int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg)
 	return 0;
 }
 
-/* The response's SDP as a NUL-terminated copy, or NULL. */
-static char *sdp_of(sip_t const *s)
-{
-	char *sdp;
-
-	if (!s || !s->sip_payload || !s->sip_payload->pl_len)
-		return NULL;
-	if (s->sip_content_type && s->sip_content_type->c_type &&
-	    strcasecmp(s->sip_content_type->c_type, "application/sdp") != 0)
-		return NULL;
-	sdp = malloc(s->sip_payload->pl_len + 1);
-	if (sdp) {
-		memcpy(sdp, s->sip_payload->pl_data, s->sip_payload->pl_len);
-		sdp[s->sip_payload->pl_len] = '\0';
-	}
-	return sdp;
-}
-
 static void leg_report(struct sip *sip, struct sip_call *c, enum sip_leg_kind kind, int status,
                        sip_t const *s)
 {
-	char *sdp = kind == SIP_LEG_PROGRESS || kind == SIP_LEG_ANSWERED ? sdp_of(s) : NULL;
+	char *sdp = kind == SIP_LEG_PROGRESS || kind == SIP_LEG_ANSWERED ? sip_sdp_copy(s) : NULL;
 	struct sip_leg_event ev = {
 	    .leg = c->id,
 	    .kind = kind,
@@ -271,7 +254,10 @@ void sip_leg_event(struct sip *sip, nua_event_t event, int status, struct sip_ca
 		leg_response(sip, c, status, s);
 		return;
 	case nua_i_invite:
-		sip_call_reinvite(sip, c);
+		sip_call_reinvite(sip, c, status, s);
+		return;
+	case nua_i_update:
+		sip_call_update(sip, c, status, s);
 		return;
 	case nua_i_bye:
 		if (!c->hungup && c->leg_state == SIP_LEG_UP) {

@@ -56,8 +56,12 @@ struct sip_call {
 	struct sip_cred *cred; /* outbound only; may be NULL */
 	char *log_id;          /* outbound only: core's call_sid, for logs */
 	/* The SDP pinbridge last sent on this call (answer or offer), in the
-	 * handle's home: re-INVITEs are answered with it. */
+	 * handle's home: an offer core has no answer for (no cb->reoffer, a
+	 * re-INVITE without SDP) is answered with it. */
 	const char *local_sdp;
+	/* Inbound INVITE without SDP: our 2xx carries the offer, and its ACK
+	 * the answer, reported through cb->ack_answer (cleared then). */
+	bool late_offer;
 	struct sip_call *next;
 };
 
@@ -125,7 +129,14 @@ struct sip_call *sip_call_find(struct sip *sip, sip_call_t id);
 struct sip_call *sip_call_new(struct sip *sip, nua_handle_t *nh);
 void sip_call_free(struct sip *sip, struct sip_call *c);
 void sip_call_hangup(struct sip *sip, struct sip_call *c, int status);
-void sip_call_reinvite(struct sip *sip, struct sip_call *c);
+/* An offer inside an established dialog (re-INVITE, UPDATE) on inbound
+ * call or outbound leg c, answered through cb->reoffer. status: nua's, as
+ * in the event (>= 200: nua answered it already). */
+void sip_call_reinvite(struct sip *sip, struct sip_call *c, int status, sip_t const *s);
+void sip_call_update(struct sip *sip, struct sip_call *c, int status, sip_t const *s);
+/* The message's SDP body as a NUL-terminated malloc'd copy; NULL when it
+ * has none (or another content type, or no memory). */
+char *sip_sdp_copy(sip_t const *s);
 
 /* leg.c: outbound legs' nua events (SIP thread). */
 void sip_leg_event(struct sip *sip, nua_event_t event, int status, struct sip_call *c,
