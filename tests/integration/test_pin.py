@@ -512,6 +512,26 @@ def test_prompt_heard_before_any_digit(env, parties):
     assert not hooks(env, PIN, "verification_failure", lambda b: b.get("caller") == a_num)
 
 
+def test_digit_barges_in(env, parties):
+    """A digit stops the prompt that is playing (the enter-PIN prompt runs
+    for seconds): the caller hears it up to the digit and nothing loud
+    after, until the inter-digit timeout could start another prompt."""
+    p = parties
+    a_num, b_num = number(), number()
+    _, vn = allocate(env, PIN, [a_num], [b_num], a_pin="8642", b_pin="9753")
+    c = pin_call(p, vn, a_num, hold_ms=1500)  # leaves before the entry times out
+    wait_prompt(c, p, loud=15)
+    t = send_rfc4733(c.peer, 101, "8")
+    before = [pk for pk in prompt_packets(c, since=t - 0.4) if pk.t < t - 0.1]
+    assert audio_level(before)[1] >= 10, "the prompt was not playing when the digit came"
+    time.sleep(INTER_DIGIT * 0.9)
+    after = [pk for pk in prompt_packets(c, since=t + 0.25) if pk.t < t + INTER_DIGIT * 0.9]
+    n, loud, peak = audio_level(after)
+    assert loud == 0, "the prompt went on after the digit: %d of %d frames loud (peak RMS %.0f)" % (
+        loud, n, peak)
+    assert c.uac.wait(8) == 0, p.describe()
+
+
 def test_right_pin_rfc4733_bridges(env, parties):
     """A keys its PIN with repeated digits by RFC 4733: verification-success,
     "please wait", B is dialled as a direct call would be (From/PAI = VN),
