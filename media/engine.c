@@ -104,6 +104,9 @@ static bool drain_commands(struct media_worker *w)
 		case MEDIA_CMD_TIMEOUT:
 			media_session_timeout_set(c->sess, c->ms, now_us);
 			break;
+		case MEDIA_CMD_HOLD:
+			media_leg_hold_set(&c->sess->leg[c->leg], c->on, now_us);
+			break;
 		case MEDIA_CMD_STOP:
 			stop = true;
 			break;

@@ -168,6 +168,8 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 			no_remote++;
 			continue;
 		}
+		if (y->held) /* on hold: dropped, not counted */
+			continue;
 		if (y->play.p) {                   /* y hears its prompt, not the other side */
 			y->last_relay_us = now_us; /* nor ringback, after it */
 			continue;
@@ -218,6 +220,8 @@ void media_leg_send_generated(struct media_leg *l, uint32_t src, const struct rt
 	struct rtp_header out;
 	uint8_t pkt[RTP_HEADER_LEN + MEDIA_FRAME];
 
+	if (l->held) /* the generator's clock runs on; nothing goes out */
+		return;
 	if (rtp_stream_next(&l->out, in, src, (uint64_t)now_us, &out) != 0)
 		return; /* unreachable: generators use a type the map holds */
 	rtp_header_write(pkt, sizeof(pkt), &out);
@@ -285,10 +289,27 @@ int media_session_rtp_timeout(struct media_session *sess, unsigned ms)
 	return cmd.result;
 }
 
+void media_leg_hold_set(struct media_leg *l, bool on, int64_t now_us)
+{
+	if (l->held && !on)
+		l->last_rx_us = now_us; /* a resumed peer gets the full timeout */
+	l->held = on;
+}
+
+int media_session_hold(struct media_session *sess, unsigned leg, bool on_hold)
+{
+	struct media_cmd cmd = {.type = MEDIA_CMD_HOLD, .sess = sess, .leg = leg, .on = on_hold};
+
+	if (leg > 1)
+		return EINVAL;
+	media_worker_call(sess->w, &cmd);
+	return 0;
+}
+
 static void check_inactivity(struct media_session *s, int64_t now_us)
 {
 	for (unsigned i = 0; i < 2 && !s->timed_out; i++) {
-		if (now_us - s->leg[i].last_rx_us < s->rtp_timeout_us)
+		if (s->leg[i].held || now_us - s->leg[i].last_rx_us < s->rtp_timeout_us)
 			continue;
 		s->timed_out = true;
 		media_session_emit(s,
