@@ -5,8 +5,8 @@
  * the far detector) the other leg's audio towards it is dropped: tones
  * replace speech, they are never mixed with it.
  *
- * Timing: the tone starts on the first packet of an event and is paced by
- * the wall clock (frames due every ptime, sent on packets and ticks); it
+ * Timing: the tone starts on the tick after the first packet of an event
+ * and is paced by the wall clock (frames due every ptime); it
  * lasts the event's final duration (at least 40 ms, at most 2 s), or stops
  * when the sender goes quiet without an end packet. An event that begins
  * while another still sounds waits for it (one such event is kept). */
@@ -226,7 +226,8 @@ void media_leg_dtmfgen_event(struct media_leg *l, const struct rtp_header *h,
 		event_update(&e, &ev);
 		event_begin(l, &e, now_us, wc);
 	}
-	run(l, now_us, wc);
+	/* Frames leave on the tick only: sent from here they could overtake
+	 * relayed packets still waiting in the worker's sendmmsg batch. */
 }
 
 void media_leg_dtmfgen_tick(struct media_leg *l, int64_t now_us, struct media_counters *wc)

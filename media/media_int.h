@@ -352,8 +352,8 @@ void media_leg_repack_tick(struct media_leg *l, int64_t now_us, struct media_cou
 void media_leg_repack_flush(struct media_leg *l, int64_t now_us, struct media_counters *wc);
 /* Send len payload bytes (at most MEDIA_REPACK_MAX) with the synthetic
  * header in from source src through l's stream; counted as generated when
- * generated, else as relayed. Nothing is sent while l has no address or
- * hears a prompt. */
+ * generated, else as relayed. Nothing is sent while l has no address, is
+ * held or hears a prompt. */
 void media_leg_send_payload(struct media_leg *l, uint32_t src, const struct rtp_header *in,
                             const uint8_t *payload, size_t len, bool generated, int64_t now_us,
                             struct media_counters *wc);
