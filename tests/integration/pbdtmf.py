@@ -82,6 +82,49 @@ def send_rfc4733(peer, pt, digits, gap=0.1, packets=5, ends=3, volume=10):
     return last
 
 
+def send_rfc4733_rough(peer, pt, digits, gap=0.1, volume=10):
+    """Keys digits as RFC 4733 events the way a lossy network delivers
+    them, by digit index: 0, 3, 6...: every packet twice; 1, 4...:
+    neighbours swapped (sequence numbers tell the true order); 2, 5...: the
+    first packet (the marker) lost. Each event: 5 packets 20 ms apart, then
+    3 end packets. Blocking; returns the time the last packet left."""
+    last = None
+    for i, d in enumerate(digits):
+        if i:
+            time.sleep(gap)
+            _advance(peer, gap * RATE)
+        code = event_code(d)
+        with peer.lock:
+            start = peer.ts
+            seq0 = peer.seq
+            peer.seq = (peer.seq + 8) & 0xFFFF
+        pkts = []
+        for k in range(8):
+            dur = 160 * min(k + 1, 5)
+            end = 0x80 if k >= 5 else 0
+            hdr = struct.pack("!BBHII", 0x80, (0x80 if k == 0 else 0) | pt, (seq0 + k) & 0xFFFF,
+                              start, peer.ssrc)
+            pkts.append(hdr + struct.pack("!BBH", code, end | volume, dur))
+        mode = i % 3
+        if mode == 0:
+            order = [p for p in pkts for _ in (0, 1)]
+        elif mode == 1:
+            order = [pkts[1], pkts[0], pkts[3], pkts[2], pkts[4], pkts[6], pkts[5], pkts[7]]
+        else:
+            order = pkts[1:]
+        for j, raw in enumerate(order):
+            try:
+                peer.rtp.sendto(raw, peer.remote)
+            except OSError:
+                peer.send_errors += 1
+            if j % (2 if mode == 0 else 1) == 0 and j < len(order) - 3:
+                time.sleep(0.02)
+        with peer.lock:
+            peer.ts = (start + 800) & 0xFFFFFFFF
+        last = time.monotonic()
+    return last
+
+
 def events_digits(packets, pt):
     """Digits an RFC 4733 receiver must report for packets (RtpPackets of
     payload type pt): one per event, an event being one (SSRC, timestamp);

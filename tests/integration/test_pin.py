@@ -32,10 +32,10 @@ from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMA, PCMU, audio_frames, decod
 from pbdata import number, ok, txn
 from pbdtmf import (PCAP_DIR, audio_level, events_digits, info_scenario, inband_digits,
                     packets_samples, pcap_events, pcap_scenario, send_gateway, send_inband,
-                    send_rfc4733)
+                    send_rfc4733, send_rfc4733_rough)
 from pbhook import Receiver, check_signature, webhooks_block
 from pbserver import Server
-from test_calls import Parties, masking_leaks, metrics, payloads, wait_active
+from callenv import Parties, masking_leaks, metrics, payloads, wait_active
 
 PIN, MIX = "pin", "pinmix"
 POOLS = {PIN: "+917400000000-+917400000099", MIX: "+917500000000-+917500000099"}
@@ -384,6 +384,17 @@ def test_standalone_dtmf_generators(parties, codec):
         by_ts.setdefault(pk.ts, set()).add(pk.event()[0])
     assert len(by_ts) == 16 and all(len(v) == 1 for v in by_ts.values()), "one event, one timestamp"
 
+    a4, b4 = p.peer(CALLER_IP, "rough"), p.peer(CALLEE_IP, "listener4")
+    a4.set_remote((b4.ip, b4.port))
+    send_rfc4733_rough(a4, 101, "112233")
+    time.sleep(0.1)
+    rough = b4.packets(101)
+    assert events_digits(rough, 101) == "112233"
+    arrival = [pk.seq for pk in rough]
+    assert len(arrival) != len(set(arrival)), "no duplicates sent"
+    assert arrival != sorted(arrival, key=lambda q: (q - arrival[0]) & 0xFFFF), "nothing reordered"
+    assert len({pk.ts for pk in rough if pk.marker}) == 4, "two events' marker packets lost"
+
     a2, b2 = p.peer(CALLER_IP, "keyer2"), p.peer(CALLEE_IP, "listener2")
     a2.set_remote((b2.ip, b2.port))
     send_inband(a2, codec, "1122", lead_ms=40)
@@ -563,6 +574,24 @@ def test_right_pin_rfc4733_bridges(env, parties):
     assert rec["greenpin_id"] == alloc["greenpin_id"] and rec["from"] == a_num and rec["to"] == b_num, rec
     assert rec["vn"] == vn, rec
     assert delta(env, m0, M_ATTEMPTS, result="success") == 1
+    assert delta(env, m0, M_ATTEMPTS, result="failure") == 0
+
+
+def test_rfc4733_duplicates_reordering_loss(env, parties):
+    """RFC 4733 as a lossy network delivers it: every packet twice,
+    neighbours swapped, the marker packet lost; each event is still one
+    digit, so "1122" is four digits and right."""
+    p = parties
+    a_num, b_num = number(), number()
+    alloc, vn = allocate(env, PIN, [a_num], [b_num], a_pin="1122", b_pin="4747")
+    m0 = metrics(env)
+    uas = callee_busy(p, [(b_num, ("busy",))])
+    c = pin_call(p, vn, a_num, hold_ms=12000)
+    wait_prompt(c, p, loud=5)
+    send_rfc4733_rough(c.peer, 101, "1122")
+    check_success(env, PIN, alloc, vn, a_num, "1122")
+    check_dialled_masked(uas.wait_received("INVITE", timeout=8), b_num, vn)
+    c.uac.wait_received("BYE", timeout=10)  # busy: a short prompt and BYE
     assert delta(env, m0, M_ATTEMPTS, result="failure") == 0
 
 
