@@ -634,6 +634,35 @@ def test_wrong_pin_max_attempts(env, parties):
     assert delta(env, m0, M_LOCKOUTS) == 0
 
 
+def test_silence_is_a_wrong_pin_after_first_digit(env, parties):
+    """A caller who keys nothing: pin.first_digit after the enter-PIN
+    prompt ends, the (empty) entry counts as a wrong PIN and the wrong-PIN
+    prompt follows."""
+    p = parties
+    a_num, b_num = number(), number()
+    _, vn = allocate(env, PIN, [a_num], [b_num], a_pin="3690", b_pin="1478")
+    m0 = metrics(env)
+    c = pin_call(p, vn, a_num, hold_ms=8500)  # leaves during the wrong-PIN prompt
+    wait_prompt(c, p, loud=5)
+    quiet_since = None
+    end = time.monotonic() + 8
+    while time.monotonic() < end:  # the prompt's end: 0.5 s without a loud frame
+        recent = prompt_packets(c, since=time.monotonic() - 0.5)
+        if audio_level(recent)[1] == 0:  # silence frames, or no RTP at all
+            quiet_since = time.monotonic() - 0.5
+            break
+        time.sleep(0.05)
+    assert quiet_since, "the enter-PIN prompt did not end within 8 s"
+    t = _wait_metric(env, m0, M_ATTEMPTS, 1, timeout=FIRST_DIGIT + 2, result="failure")
+    waited = t - quiet_since
+    assert FIRST_DIGIT - 0.6 <= waited <= FIRST_DIGIT + 0.8, \
+        "the empty entry was judged %.2fs after the prompt, first_digit is %.1fs" % (waited, FIRST_DIGIT)
+    wait_prompt(c, p, loud=5, since=t)
+    assert c.uac.wait(8) == 0, p.describe()
+    assert not c.uac.received("BYE"), "hung up after one silent attempt: %s" % p.describe()
+    assert delta(env, m0, M_ATTEMPTS, result="failure") == 1
+
+
 def test_three_digit_pin_completes_without_hash(env, parties):
     """PINs on a VN are prefix-free: a 3-digit PIN beside 4-digit ones is
     complete at its third digit, well before the inter-digit timeout."""
