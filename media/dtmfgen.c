@@ -9,15 +9,16 @@
  * and is paced by the wall clock (frames due every ptime); it
  * lasts the event's final duration (at least 40 ms, at most 2 s), or stops
  * when the sender goes quiet without an end packet. An event that begins
- * while another still sounds waits for it (one such event is kept). */
+ * while another still sounds waits for it and its gap. */
 #include <pthread.h>
+#include <string.h>
 
 #include "media/g711.h"
 #include "media/media_int.h"
 
 #define GEN_MIN      320    /* samples: 40 ms, the shortest tone we make */
 #define GEN_MAX      16000  /* 2 s: a stuck key is not held for ever */
-#define GEN_GAP      400    /* 50 ms of silence after each tone */
+#define GEN_GAP      320    /* 40 ms of silence after each tone (Q.24 pause) */
 #define GEN_STALE_US 250000 /* no packet of a sounding event this long: ended */
 #define GEN_CATCH_UP 3      /* frames one late run may send */
 #define SINE_BITS    10
@@ -68,7 +69,7 @@ void media_leg_dtmfgen_cfg(struct media_leg *l, bool on)
 		return;
 	g->on = on;
 	g->phase = MEDIA_GEN_IDLE;
-	g->pending.have = false;
+	g->n_wait = 0;
 	rtp_dtmf_init(&g->seen);
 }
 
@@ -80,7 +81,6 @@ bool media_leg_dtmfgen_busy(const struct media_leg *l)
 static void tone_start(struct media_dtmfgen *g, const struct media_dtmfgen_ev *ev, int64_t now_us)
 {
 	g->cur = *ev;
-	g->pending.have = false;
 	g->phase = MEDIA_GEN_TONE;
 	g->done = 0;
 	g->ph_lo = g->ph_hi = 0;
@@ -89,13 +89,19 @@ static void tone_start(struct media_dtmfgen *g, const struct media_dtmfgen_ev *e
 	g->last_ev_us = now_us;
 }
 
-/* After a tone's gap: the waiting event, or back to relaying. */
+/* After a tone's gap: the oldest waiting event, or back to relaying. */
 static void tone_next(struct media_dtmfgen *g, int64_t now_us)
 {
-	if (g->pending.have)
-		tone_start(g, &g->pending, now_us);
-	else
+	struct media_dtmfgen_ev next;
+
+	if (!g->n_wait) {
 		g->phase = MEDIA_GEN_IDLE;
+		return;
+	}
+	next = g->wait[0];
+	g->n_wait--;
+	memmove(g->wait, g->wait + 1, g->n_wait * sizeof(g->wait[0]));
+	tone_start(g, &next, now_us);
 }
 
 static uint8_t encode(enum media_codec codec, int16_t v)
@@ -179,6 +185,15 @@ static bool same_event(const struct media_dtmfgen_ev *e, const struct rtp_header
 	return e->have && e->ts == h->ts && e->ssrc == h->ssrc && e->event == event;
 }
 
+static struct media_dtmfgen_ev *waiting(struct media_dtmfgen *g, const struct rtp_header *h,
+                                        uint8_t event)
+{
+	for (unsigned i = 0; i < g->n_wait; i++)
+		if (same_event(&g->wait[i], h, event))
+			return &g->wait[i];
+	return NULL;
+}
+
 static void event_update(struct media_dtmfgen_ev *e, const struct rtp_event *ev)
 {
 	if (!ev->end || e->ended)
@@ -197,8 +212,9 @@ static void event_begin(struct media_leg *l, const struct media_dtmfgen_ev *e, i
 	struct media_dtmfgen *g = &l->gen;
 
 	if (g->phase != MEDIA_GEN_IDLE) {
-		g->pending = *e;
-		return;
+		if (g->n_wait < MEDIA_DTMFGEN_WAIT)
+			g->wait[g->n_wait++] = *e;
+		return; /* else a sender far ahead of us: that digit is lost */
 	}
 	media_leg_repack_flush(l, now_us, wc); /* the audio before the tone */
 	tone_start(g, e, now_us);
@@ -210,7 +226,7 @@ void media_leg_dtmfgen_event(struct media_leg *l, const struct rtp_header *h,
                              const uint8_t *payload, int64_t now_us, struct media_counters *wc)
 {
 	struct media_dtmfgen *g = &l->gen;
-	struct media_dtmfgen_ev e = {.have = true, .ts = h->ts, .ssrc = h->ssrc};
+	struct media_dtmfgen_ev e = {.have = true, .ts = h->ts, .ssrc = h->ssrc}, *w;
 	struct rtp_event ev;
 	char digit;
 
@@ -219,8 +235,8 @@ void media_leg_dtmfgen_event(struct media_leg *l, const struct rtp_header *h,
 	if (g->phase != MEDIA_GEN_IDLE && same_event(&g->cur, h, ev.event)) {
 		event_update(&g->cur, &ev);
 		g->last_ev_us = now_us;
-	} else if (same_event(&g->pending, h, ev.event)) {
-		event_update(&g->pending, &ev);
+	} else if ((w = waiting(g, h, ev.event)) != NULL) {
+		event_update(w, &ev);
 	} else if (rtp_dtmf_feed(&g->seen, h, payload, &digit) == 0 && digit) {
 		e.event = ev.event;
 		event_update(&e, &ev);

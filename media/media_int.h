@@ -166,6 +166,8 @@ struct media_repack {
  * as source MEDIA_SRC_DTMFGEN, replacing the relayed audio meanwhile. */
 enum media_dtmfgen_phase { MEDIA_GEN_IDLE = 0, MEDIA_GEN_TONE, MEDIA_GEN_GAP };
 
+#define MEDIA_DTMFGEN_WAIT 4
+
 struct media_dtmfgen_ev {
 	bool have;
 	uint8_t event;
@@ -177,7 +179,11 @@ struct media_dtmfgen_ev {
 struct media_dtmfgen {
 	bool on; /* the other leg has te_pt, this one has none */
 	enum media_dtmfgen_phase phase;
-	struct media_dtmfgen_ev cur, pending;  /* pending: began during cur */
+	struct media_dtmfgen_ev cur;
+	/* Events begun while a tone still sounded, oldest first: a quick
+	 * sender is played late rather than losing digits. */
+	struct media_dtmfgen_ev wait[MEDIA_DTMFGEN_WAIT];
+	unsigned n_wait;
 	struct rtp_dtmf seen;                  /* which events were started already */
 	uint32_t done;                         /* tone samples made (TONE), silence left (GAP) */
 	uint32_t ph_lo, ph_hi, inc_lo, inc_hi; /* phase accumulators, 2^32 a turn */

@@ -472,6 +472,21 @@ static void test_dtmf_regenerated_pcma_30ms(void **state)
 	relay_close(&r);
 }
 
+/* A quick sender (40 ms events, 40 ms apart): every key still a tone of
+ * at least 40 ms with a pause after it, none lost, none merged. */
+static void test_dtmf_regenerated_fast(void **state)
+{
+	struct relay r = {0};
+	char digits[32];
+
+	(void)state;
+	relay_open(&r, MEDIA_PCMU, 0, TE_PT, 20, MEDIA_PCMU, 0, -1, 20);
+	press(&r, "123456789*0#1122", 40, 40);
+	detect_received(&r, MEDIA_PCMU, 0, 160, digits, sizeof(digits));
+	assert_string_equal(digits, "123456789*0#1122");
+	relay_close(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +497,7 @@ int main(void)
 	    cmocka_unit_test(test_repack_events_as_is),
 	    cmocka_unit_test(test_dtmf_regenerated_1122),
 	    cmocka_unit_test(test_dtmf_regenerated_pcma_30ms),
+	    cmocka_unit_test(test_dtmf_regenerated_fast),
 	};
 
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
