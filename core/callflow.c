@@ -277,9 +277,9 @@ int cf_call_media(struct cf_call *c, const struct sip_invite *inv)
 	if (!c->trunk || !c->trunk->outbound[0]) {
 		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "tenant %s has no trunk to dial out on",
 		        c->t->id);
-	} else if (!inv->sdp) {
-		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "INVITE without SDP: not served yet");
-		status = 488;
+	} else if (!inv->sdp) { /* a late offer: ours goes in the 200 */
+		if (cf_media_begin_late(c, &status) == 0)
+			return 0;
 	} else if (media_begin(c, inv->sdp, inv->sdp_len, &status) == 0) {
 		return 0;
 	}
@@ -316,7 +316,7 @@ static void direct_call(struct callflow *cf, struct config *cfg, const struct si
 		return;
 	c->state = CF_HUNTING;
 	cf_call_link(c);
-	sip_answer(cf->sip, c->in, 180, c->answer_in);
+	cf_ring_caller(c);
 	media_session_ringback(c->media, 0, true);
 	if (cf_hunt_begin(c) != 0)
 		cf_end(c, STORE_CT_INCOMPLETE, 480, CF_OUT_INCOMPLETE);
@@ -478,8 +478,12 @@ static int media_begin_engine(struct callflow *cf)
 int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st, struct events *ev)
 {
 	struct callflow *cf = calloc(1, sizeof(*cf));
-	struct sip_callbacks cb = {
-	    .invite = on_invite, .ended = on_ended, .leg = on_leg, .info_digit = on_info_digit};
+	struct sip_callbacks cb = {.invite = on_invite,
+	                           .ended = on_ended,
+	                           .leg = on_leg,
+	                           .info_digit = on_info_digit,
+	                           .reoffer = cf_reoffer,
+	                           .ack_answer = cf_ack_answer};
 	struct sip_opts o;
 	unsigned recovered = 0;
 	int rc;

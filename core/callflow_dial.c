@@ -75,6 +75,8 @@ static int apply_answer(struct cf_call *c, const char *sdp, size_t len)
 		cfg.te_pt = te ? te->pt : -1;
 		rc = media_session_set_leg(c->media, 1, &cfg);
 	}
+	if (!rc)
+		c->leg_out = cfg; /* re-offers keep to it (callflow_media.c) */
 	free(d);
 	return rc;
 }
@@ -224,7 +226,7 @@ static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 	c->hunt_timer = NULL;
 	media_session_ringback(c->media, 0, false);
 	if (!c->answered_in)
-		sip_answer(c->cf->sip, c->in, 200, c->answer_in);
+		cf_answer_caller(c); /* a late offer's answer comes with the ACK */
 	c->state = CF_BRIDGED;
 	if (c->t->rtp_timeout_ms > 0)
 		media_session_rtp_timeout(c->media, (unsigned)c->t->rtp_timeout_ms);

@@ -89,6 +89,9 @@ struct cf_call {
 	struct sdp_local local_in, local_out;
 	char answer_in[SDP_TEXT_MAX]; /* our SDP towards the caller */
 	struct media_leg_cfg leg_in;
+	struct media_leg_cfg leg_out; /* the callee's, from its SDP; zero before */
+	bool late_offer;              /* the caller's answer is due in its ACK */
+	bool held[2];                 /* a leg's peer put the call on hold */
 	struct store_call rec;
 	/* The PIN IVR (callflow_pin.c). */
 	uint64_t serial;  /* names the call in media events (posted, may outlive it) */
@@ -152,6 +155,20 @@ struct cf_call *cf_call_new(struct callflow *cf, struct config *cfg, const struc
 int cf_call_media(struct cf_call *c, const struct sip_invite *inv);
 /* Into the calls list, counted active, its record queued. */
 void cf_call_link(struct cf_call *c);
+
+/* callflow_media.c: offer/answer after a leg's first (SIP thread). As
+ * sip_callbacks' reoffer and ack_answer (arg: the struct callflow). */
+char *cf_reoffer(void *arg, sip_call_t call, const char *sdp, size_t len);
+void cf_ack_answer(void *arg, sip_call_t call, const char *sdp, size_t len);
+/* An INVITE without SDP: a media session whose leg 0 is unknown until the
+ * ACK's answer. 0, or an errno value with *status the SIP refusal. */
+int cf_media_begin_late(struct cf_call *c, int *status);
+/* The caller's 180 (with our answer; bare for a late offer) and 200 (our
+ * answer, or for a late offer our offer, the callee's codec first). */
+void cf_ring_caller(struct cf_call *c);
+int cf_answer_caller(struct cf_call *c);
+/* callflow_pin.c: the first prompt, once the caller's address is known. */
+void cf_pin_greet(struct cf_call *c);
 
 /* callflow_metrics.c */
 void cf_metrics_outcome(struct callflow *cf, enum cf_outcome o);

@@ -430,10 +430,16 @@ void cf_pin_begin(struct callflow *cf, struct config *cfg, const struct sip_invi
 	if (cf_call_media(c, inv) != 0)
 		return;
 	c->answered_in = true;
-	sip_answer(cf->sip, c->in, 200, c->answer_in);
+	cf_answer_caller(c);
 	cf_call_link(c);
 	c->state = CF_PIN;
 	media_session_collect(c->media, 0, true);
+	if (!c->late_offer) /* else once the ACK brings the caller's address */
+		cf_pin_greet(c);
+}
+
+void cf_pin_greet(struct cf_call *c)
+{
 	play(c, MEDIA_PROMPT_ENTER_PIN, true, AFTER_DIGITS);
 	if (!c->prompt_cookie)
 		arm_digit_timer(c, c->t->pin.first_digit_ms);
