@@ -381,8 +381,8 @@ static int digit_event(char d)
 
 /* A gateway pressing digits: 20 ms audio frames throughout (a low 400 Hz
  * triangle, so dropped audio would show), and for each digit an event of
- * on_ms in 20 ms updates with three end packets, then off_ms of audio. */
-static void press(struct relay *r, const char *digits, int on_ms, int off_ms)
+ * on_ms in 20 ms updates with n_end end packets (the last update), then off_ms of audio. */
+static void press(struct relay *r, const char *digits, int on_ms, int off_ms, int n_end)
 {
 	uint8_t audio[160], ev[4];
 	uint32_t ts = 16000;
@@ -407,7 +407,7 @@ static void press(struct relay *r, const char *digits, int on_ms, int off_ms)
 		ev[1] = 10;
 		ev[2] = (uint8_t)(((in_ev + 1) * 160) >> 8);
 		ev[3] = (uint8_t)((in_ev + 1) * 160);
-		for (int e = 0; e < (in_ev == ev_steps - 1 ? 3 : 1); e++) {
+		for (int e = 0; e < (in_ev == ev_steps - 1 ? n_end : 1); e++) {
 			ev[1] = (uint8_t)(in_ev == ev_steps - 1 ? 0x80 | 10 : 10);
 			send_rtp(r, &r->a, 0, TE_PT, in_ev == 0, (uint16_t)(5000 + eseq++),
 			         ts - (uint32_t)(in_ev * 160), 0x4733, ev, 4);
@@ -449,7 +449,7 @@ static void test_dtmf_regenerated_1122(void **state)
 
 	(void)state;
 	relay_open(&r, MEDIA_PCMU, 0, TE_PT, 20, MEDIA_PCMU, 0, -1, 20);
-	press(&r, "1122", 100, 100);
+	press(&r, "1122", 100, 100, 3);
 	detect_received(&r, MEDIA_PCMU, 0, 160, digits, sizeof(digits));
 	assert_string_equal(digits, "1122");
 	media_session_get_stats(r.sess, &st);
@@ -466,7 +466,7 @@ static void test_dtmf_regenerated_pcma_30ms(void **state)
 
 	(void)state;
 	relay_open(&r, MEDIA_PCMU, 0, TE_PT, 20, MEDIA_PCMA, 8, -1, 30);
-	press(&r, "1122#", 60, 60);
+	press(&r, "1122#", 60, 60, 3);
 	detect_received(&r, MEDIA_PCMA, 8, 240, digits, sizeof(digits));
 	assert_string_equal(digits, "1122#");
 	relay_close(&r);
@@ -481,9 +481,28 @@ static void test_dtmf_regenerated_fast(void **state)
 
 	(void)state;
 	relay_open(&r, MEDIA_PCMU, 0, TE_PT, 20, MEDIA_PCMU, 0, -1, 20);
-	press(&r, "123456789*0#1122", 40, 40);
+	press(&r, "123456789*0#1122", 40, 40, 3);
 	detect_received(&r, MEDIA_PCMU, 0, 160, digits, sizeof(digits));
 	assert_string_equal(digits, "123456789*0#1122");
+	relay_close(&r);
+}
+
+/* Every end packet lost: the tone stops once the updates stop, and the
+ * next press is a digit of its own. */
+static void test_dtmf_regenerated_lost_end(void **state)
+{
+	struct relay r = {0};
+	struct media_stats st;
+	char digits[32];
+
+	(void)state;
+	relay_open(&r, MEDIA_PCMU, 0, TE_PT, 20, MEDIA_PCMU, 0, -1, 20);
+	press(&r, "11", 100, 400, 0);
+	detect_received(&r, MEDIA_PCMU, 0, 160, digits, sizeof(digits));
+	assert_string_equal(digits, "11");
+	/* Each tone about 80 + 250 ms and its pause, not the 2 s cap. */
+	media_session_get_stats(r.sess, &st);
+	assert_in_range(st.generated, 2 * 16, 2 * 22);
 	relay_close(&r);
 }
 
@@ -498,6 +517,7 @@ int main(void)
 	    cmocka_unit_test(test_dtmf_regenerated_1122),
 	    cmocka_unit_test(test_dtmf_regenerated_pcma_30ms),
 	    cmocka_unit_test(test_dtmf_regenerated_fast),
+	    cmocka_unit_test(test_dtmf_regenerated_lost_end),
 	};
 
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
