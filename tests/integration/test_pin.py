@@ -20,13 +20,16 @@ under 30 s.
 import itertools
 import math
 import os
+import random
 import re
+import socket
 import threading
 import time
 import uuid
 
 import pytest
 
+from callenv import Parties, masking_leaks, metrics, payloads, wait_active
 from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMA, PCMU, audio_frames, decode, find_frames,
                     free_port_on, hunt_scenario, metric_sum, scenario, sip_options, uri_user)
 from pbdata import number, ok, txn
@@ -35,7 +38,6 @@ from pbdtmf import (PCAP_DIR, audio_level, events_digits, info_scenario, inband_
                     send_rfc4733, send_rfc4733_rough)
 from pbhook import Receiver, check_signature, webhooks_block
 from pbserver import Server
-from callenv import Parties, masking_leaks, metrics, payloads, wait_active
 
 PIN, MIX = "pin", "pinmix"
 POOLS = {PIN: "+917400000000-+917400000099", MIX: "+917500000000-+917500000099"}
@@ -91,6 +93,29 @@ def pin_config(callee_port, rx):
             'tenants = (\n%s\n);\n' % (trunk, ",\n".join(tenant_block(t, rx) for t in POOLS)))
 
 
+def callee_port_on(ip):
+    """A port for the callees' SIPp (the trunk's outbound proxy, fixed for
+    the module) below the ephemeral range: other test runs on this host
+    bind ephemeral ports on the same loopback addresses (RTP peers, SIPp
+    media), and one of them took a module-long ephemeral port between two
+    tests once."""
+    for _ in range(200):
+        port = random.randrange(11000, 19000)
+        socks = []
+        try:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind((ip, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    return free_port_on(ip)
+
+
 class Env:
     def __init__(self):
         self.vns = {t: ("+%d" % n for n in itertools.count(int(POOLS[t].split("-")[0][1:])))
@@ -105,7 +130,7 @@ def env(tmp_path_factory):
     e = Env()
     e.tmp = str(tmp_path_factory.mktemp("pin"))
     e.rx = Receiver(name="pin").start()
-    e.callee_port = free_port_on(CALLEE_IP)
+    e.callee_port = callee_port_on(CALLEE_IP)
     e.server = Server(e.tmp, pin_config(e.callee_port, e.rx), name="pin", creds=CREDS)
     try:
         e.server.start()
