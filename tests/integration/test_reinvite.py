@@ -1,0 +1,246 @@
+"""Offer/answer per leg (issue 6, DESIGN §3): re-INVITEs answered locally on
+the leg that sent them, with the media following, and the late offer.
+
+- The caller holds (sendonly): pinbridge answers recvonly, sends the caller
+  nothing while held, keeps the call up past rtp_timeout although the
+  caller is silent; the resume (sendrecv) brings the callee's audio back.
+- The callee moves its RTP port by re-INVITE: pinbridge answers with its
+  own address and port unchanged and relays to the new port.
+- A caller whose INVITE has no SDP gets 180 without SDP, then a 200 with
+  pinbridge's offer; its ACK answers, and audio crosses both ways. On the
+  PIN path the 200 comes at once and the prompt follows the ACK's answer.
+
+pinbridge on 127.0.0.1 (rtp_timeout 1 s, latch learn), callers on
+127.0.0.2, the callee's trunk on 127.0.0.3. Every wait is bounded.
+"""
+import time
+
+import pytest
+
+from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMU, RtpPeer, Sipp, audio_frames, find_frames,
+                    free_port_on, scenario)
+from pbdata import number, ok, txn
+from pbserver import Server
+
+POOL = "+917700000000-+917700000099"
+PIN_POOL = "+917710000000-+917710000099"
+CREDS = {"rv": ("rv-key", "rv-token"), "rvpin": ("rvpin-key", "rvpin-token")}
+RTP_TIMEOUT = 1.0
+
+
+def conf(callee_port):
+    return ('trunks = ( { name = "rvt"; allow = ["%s/32", "%s/32"]; outbound = "sip:%s:%d";\n'
+            '             latch = "learn"; } );\n'
+            'tenants = ( { id = "rv"; api_key = "rv-key"; api_token = "rv-token";\n'
+            '  country = "91"; vns = ["%s"]; pin = { a = false; b = false };\n'
+            '  rtp_timeout = "%dms"; },\n'
+            '  { id = "rvpin"; api_key = "rvpin-key"; api_token = "rvpin-token";\n'
+            '  country = "91"; vns = ["%s"]; pin = { a = true; b = false }; } );\n'
+            % (CALLER_IP, CALLEE_IP, CALLEE_IP, callee_port, POOL, RTP_TIMEOUT * 1000, PIN_POOL))
+
+
+class Env:
+    pass
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    e = Env()
+    e.tmp = str(tmp_path_factory.mktemp("reinvite"))
+    e.callee_port = free_port_on(CALLEE_IP)
+    e.server = Server(e.tmp, conf(e.callee_port), name="reinvite", creds=CREDS)
+    e.next_vn = iter(range(1, 100))
+    try:
+        e.server.start()
+        yield e
+    finally:
+        alive = e.server.alive()
+        e.server.stop()
+    assert alive, "pinbridge died during the run; log:\n" + e.server.log_tail()
+
+
+class Call:
+    """The SIPp parties and RTP peers of one test; closed at its end."""
+
+    def __init__(self, env, tmp, tenant="rv"):
+        self.env, self.tmp = env, str(tmp)
+        self.sipps, self.peers = [], []
+        self.caller_num, self.callee_num = number(), number()
+        pool = PIN_POOL if tenant == "rvpin" else POOL
+        self.vn = "%s%02d" % (pool.split("-")[0][:-2], next(env.next_vn))
+        ok(env.server.create({"transaction_id": txn("rv"),
+                              "a": {"numbers": [self.caller_num], "vns": [self.vn]},
+                              "b": {"numbers": [self.callee_num]}}, tenant=tenant))
+
+    def peer(self, ip, name):
+        p = RtpPeer(ip, name)
+        self.peers.append(p)
+        return p
+
+    def callee(self, path, peer, **keys):
+        k = dict(callee=self.callee_num, ua="RvCallee", rtp_ip=peer.ip, rtp_port=peer.port,
+                 codecs="0", te_pt=101)
+        k.update(keys)
+        s = Sipp(self.tmp, path, CALLEE_IP, "callee", k, port=self.env.callee_port,
+                 timeout=20).start()
+        self.sipps.append(s)
+        return s
+
+    def caller(self, path, peer):
+        s = Sipp(self.tmp, path, CALLER_IP, "caller",
+                 dict(caller=self.caller_num, ua="RvCaller", rtp_ip=peer.ip, rtp_port=peer.port,
+                      codecs="0", te_pt=101),
+                 service=self.vn, remote="%s:%d" % (PB_IP, self.env.server.sip_port),
+                 timeout=20).start()
+        self.sipps.append(s)
+        return s
+
+    def close(self):
+        for s in self.sipps:
+            s.kill()
+        for p in self.peers:
+            p.close()
+
+    def describe(self):
+        return "\n".join([s.describe() for s in self.sipps] +
+                         ["pinbridge log tail:\n" + self.env.server.log_tail(3000)])
+
+
+@pytest.fixture
+def call(env, tmp_path):
+    c = Call(env, tmp_path)
+    yield c
+    c.close()
+
+
+def ok_to(uac, cseq):
+    """The 200 the caller got to its INVITE of CSeq number cseq."""
+    return uac.wait_received(status=200, timeout=10, pred=lambda m: m.cseq_method == "INVITE" and
+                             (m.header("CSeq") or "").split()[0] == str(cseq))
+
+
+def dir_of(sdp):
+    dirs = [a for a in sdp.attrs if a in ("sendrecv", "sendonly", "recvonly", "inactive")]
+    return dirs[-1] if dirs else "sendrecv"
+
+
+def test_caller_hold_and_resume(call):
+    """Held: recvonly answer, nothing sent to the caller, the call outlives
+    rtp_timeout with the caller silent; resumed: the callee's audio again."""
+    pa, pb = call.peer(CALLER_IP, "caller"), call.peer(CALLEE_IP, "callee")
+    uas = call.callee(scenario("call_uas_answer", call.tmp, RING_MS=100, HOLD_MS=15000), pb)
+    uac = call.caller(scenario("reinvite_uac_hold", call.tmp, BEFORE_MS=1000, HELD_MS=2500,
+                               AFTER_MS=1500), pa)
+    inv = uas.wait_received("INVITE", timeout=8)
+    pb.set_remote(inv.sdp)
+    first = ok_to(uac, 1)
+    pa.set_remote(first.sdp)
+    fb = audio_frames(7, 300, PCMU)  # the callee talks throughout (6 s)
+    pb.send_frames(PCMU, fb)
+    pa.send_frames(PCMU, audio_frames(8, 50, PCMU))  # the caller until it holds
+    held = ok_to(uac, 2)
+    t_hold = time.monotonic()
+    assert dir_of(held.sdp) == "recvonly", held.text
+    assert (held.sdp.ip, held.sdp.port) == (first.sdp.ip, first.sdp.port), held.text
+    resumed = ok_to(uac, 3)
+    t_resume = time.monotonic()
+    pa.send_frames(PCMU, audio_frames(9, 50, PCMU))
+    assert dir_of(resumed.sdp) == "sendrecv", resumed.text
+    assert (resumed.sdp.ip, resumed.sdp.port) == (first.sdp.ip, first.sdp.port), resumed.text
+    assert t_resume - t_hold >= 2 * RTP_TIMEOUT, "held %.1fs only" % (t_resume - t_hold)
+    assert not uac.received("BYE") and not uas.received("BYE"), \
+        "the call ended while held:\n" + call.describe()
+    during = [pk for pk in pa.packets(since=t_hold + 0.2) if pk.t < t_resume - 0.05]
+    assert not during, "%d RTP packets to the held caller, e.g. %r" % (len(during), during[:3])
+    after = pa.wait_packets(25, since=t_resume, timeout=3)
+    assert find_frames(fb, PCMU, [pk.payload for pk in after], PCMU) >= 20, \
+        "callee audio after the resume: %d packets" % len(after)
+    assert uac.wait(15) == 0, call.describe()
+    assert uas.wait(10) == 0, call.describe()
+    assert not [m for m in uas.received() if m.method == "INVITE"][1:], \
+        "the callee was re-INVITEd:\n" + call.describe()
+
+
+def test_callee_moves_its_port(call):
+    """The callee re-INVITEs with a new port: 200 with pinbridge's own
+    address and port unchanged, and the caller's audio goes to the new port."""
+    pa = call.peer(CALLER_IP, "caller")
+    old, new = call.peer(CALLEE_IP, "callee-old"), call.peer(CALLEE_IP, "callee-new")
+    uas = call.callee(scenario("reinvite_uas_move", call.tmp, RING_MS=100, MOVE_MS=300,
+                               HOLD_MS=15000), old, rtp_port2=new.port)
+    uac = call.caller(scenario("call_uac", call.tmp, HOLD_MS=4000), pa)
+    inv = uas.wait_received("INVITE", timeout=8)
+    old.set_remote(inv.sdp)
+    pa.set_remote(ok_to(uac, 1).sdp)
+    reok = uas.wait_received(status=200, timeout=8, pred=lambda m: m.cseq_method == "INVITE")
+    assert reok.sdp is not None, reok.text
+    assert (reok.sdp.ip, reok.sdp.port) == (inv.sdp.ip, inv.sdp.port), \
+        "pinbridge's address changed: %s vs the INVITE's %s" % (reok.sdp, inv.sdp)
+    t_moved = time.monotonic()
+    new.set_remote(reok.sdp)
+    fa, fb = audio_frames(11, 75, PCMU), audio_frames(12, 75, PCMU)
+    ta, tb = pa.send_frames(PCMU, fa), new.send_frames(PCMU, fb)
+    ta.join(5)
+    tb.join(5)
+    time.sleep(0.3)
+    got_new = [pk.payload for pk in new.packets(PCMU)]
+    assert find_frames(fa, PCMU, got_new, PCMU) >= 65, \
+        "caller audio at the callee's new port: %d packets" % len(got_new)
+    assert not old.packets(since=t_moved + 0.2), "RTP still sent to the callee's old port"
+    assert find_frames(fb, PCMU, [pk.payload for pk in pa.packets(PCMU)], PCMU) >= 65, \
+        "audio from the callee's new port at the caller"
+    assert uac.wait(15) == 0, call.describe()
+    assert uas.wait(10) == 0, call.describe()
+
+
+def test_late_offer_caller(call):
+    """INVITE without SDP: 180 without SDP, 200 with pinbridge's offer, the
+    ACK's answer completes the caller's leg and audio crosses both ways."""
+    pa, pb = call.peer(CALLER_IP, "caller"), call.peer(CALLEE_IP, "callee")
+    uas = call.callee(scenario("call_uas_answer", call.tmp, RING_MS=300, HOLD_MS=15000), pb)
+    uac = call.caller(scenario("reinvite_uac_late", call.tmp, HOLD_MS=4000), pa)
+    inv = uas.wait_received("INVITE", timeout=8)
+    assert inv.sdp is not None, "the callee got no offer: %s" % inv.text
+    pb.set_remote(inv.sdp)
+    first = ok_to(uac, 1)
+    offer = first.sdp
+    assert offer is not None and offer.ip == PB_IP, first.text
+    assert offer.pts[:2] == [0, 8] and offer.pt_of("telephone-event") == 101, offer.text
+    assert (offer.ip, offer.port) != (inv.sdp.ip, inv.sdp.port), "one port for both legs"
+    for m in uac.received(status=180):
+        assert m.sdp is None, "SDP in the late offer's 180: %s" % m.text
+    pa.set_remote(offer)
+    time.sleep(0.2)  # the ACK with the answer
+    fa, fb = audio_frames(21, 75, PCMU), audio_frames(22, 75, PCMU)
+    ta, tb = pa.send_frames(PCMU, fa), pb.send_frames(PCMU, fb)
+    ta.join(5)
+    tb.join(5)
+    time.sleep(0.3)
+    assert find_frames(fa, PCMU, [pk.payload for pk in pb.packets(PCMU)], PCMU) >= 65, \
+        "caller audio at the callee:\n" + call.describe()
+    assert find_frames(fb, PCMU, [pk.payload for pk in pa.packets(PCMU)], PCMU) >= 65, \
+        "callee audio at the caller:\n" + call.describe()
+    assert uac.wait(15) == 0, call.describe()
+    assert uas.wait(10) == 0, call.describe()
+
+
+def test_late_offer_pin_caller(env, tmp_path):
+    """PIN path, INVITE without SDP: the 200 with pinbridge's offer comes at
+    once (nobody is dialled yet), and "enter PIN" reaches the caller once
+    its ACK gave the address."""
+    call = Call(env, tmp_path, tenant="rvpin")
+    try:
+        pa = call.peer(CALLER_IP, "caller")
+        uac = call.caller(scenario("reinvite_uac_late", call.tmp, HOLD_MS=2500), pa)
+        first = ok_to(uac, 1)
+        assert first.sdp is not None and first.sdp.pts[:2] == [0, 8], first.text
+        pa.set_remote(first.sdp)
+        prompt = pa.wait_packets(50, pt=PCMU, timeout=4)
+        assert len(prompt) >= 50, "prompt at the late-offer caller: %d packets\n%s" % (
+            len(prompt), call.describe())
+        assert len({pk.ssrc for pk in prompt}) == 1, "prompt split into several streams"
+        assert any(any(b not in (0xFF, 0x7F) for b in pk.payload) for pk in prompt), \
+            "the prompt is silence"
+        assert uac.wait(15) == 0, call.describe()
+    finally:
+        call.close()
