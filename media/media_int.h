@@ -139,7 +139,8 @@ struct media_ringback {
  * the other leg's audio is re-cut into this leg's frames, as its own source
  * in this leg's stream (MEDIA_SRC_REPACK: our own sequence numbers, the
  * input's timestamps), so that SSRC, sequence and switch marking stay the
- * stream's. Equal ptimes never come here: the in-place relay is untouched. */
+ * stream's. Equal ptimes with packets of the receiving leg's frame size
+ * never come here: the in-place relay is untouched. */
 #define MEDIA_SRC_REPACK     4
 #define MEDIA_SRC_DTMFGEN    5
 #define MEDIA_PTIME_MIN      10 /* ms; a=ptime outside [MIN, MAX] is clamped */
@@ -148,7 +149,7 @@ struct media_ringback {
 #define MEDIA_REPACK_IDLE_US 100000 /* input silent this long: flush the rest */
 
 struct media_repack {
-	bool on;          /* the other leg's ptime differs from this one's */
+	bool on;          /* the ptimes differ, or the other leg's packets did */
 	unsigned frame;   /* this leg's frame in samples (G.711: bytes) */
 	bool have;        /* ssrc and next_ts describe the input */
 	bool marker;      /* the next frame starts a talk spurt */

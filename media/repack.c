@@ -182,8 +182,12 @@ bool media_leg_repack_input(struct media_leg *x, struct media_leg *y, const uint
 		return y->rp.on && relay_as_is(y, buf, h, now_us, wc);
 	if (media_leg_dtmfgen_busy(y))
 		return true; /* y hears the tone instead */
-	if (!y->rp.on)
+	if (!y->rp.on && (h->payload_len == y->rp.frame || !h->payload_len))
 		return false;
+	/* Packets not of y's frame size from a leg that declared none (SIPp's
+	 * g711a.pcap: 30 ms, no a=ptime): re-cut from now on, until either
+	 * leg's description changes. */
+	y->rp.on = true;
 	repack_audio(x, y, buf + h->payload_off, h, now_us, wc);
 	return true;
 }

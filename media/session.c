@@ -174,8 +174,9 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 			y->last_relay_us = now_us; /* nor ringback, after it */
 			continue;
 		}
-		/* Different ptimes, or DTMF to regenerate: repack.c */
-		if ((y->rp.on || y->gen.on) &&
+		/* Different ptimes (declared, or packets not of y's size), or
+		 * DTMF to regenerate: repack.c */
+		if ((y->rp.on || y->gen.on || h.payload_len != y->rp.frame) &&
 		    media_leg_repack_input(x, y, buf, &h, now_us, &w->ctr)) {
 			y->last_relay_us = now_us;
 			continue;

@@ -268,6 +268,18 @@ static void test_repack_20_to_30(void **state)
 	relay_close(&r);
 }
 
+/* SIPp's g711a.pcap: 30 ms frames from a caller whose SDP has no a=ptime
+ * still reach a 20 ms callee in 20 ms frames. */
+static void test_repack_undeclared_30ms(void **state)
+{
+	struct relay r = {0};
+
+	(void)state;
+	relay_open(&r, MEDIA_PCMA, 8, TE_PT, 0, MEDIA_PCMA, 8, TE_PT, 0);
+	relay_frames(&r, 0, MEDIA_PCMA, 8, 240, MEDIA_PCMA, 8, 160, 8);
+	relay_close(&r);
+}
+
 /* Equal ptimes (0 means 20) stay on the in-place relay: frames as they came. */
 static void test_repack_equal_ptime_unchanged(void **state)
 {
@@ -511,6 +523,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_repack_30_to_20),
 	    cmocka_unit_test(test_repack_20_to_30),
+	    cmocka_unit_test(test_repack_undeclared_30ms),
 	    cmocka_unit_test(test_repack_equal_ptime_unchanged),
 	    cmocka_unit_test(test_repack_gap_flushes),
 	    cmocka_unit_test(test_repack_events_as_is),
