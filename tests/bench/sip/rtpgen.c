@@ -1,0 +1,283 @@
+/* RTP generator and sink for the concurrency benchmark (issue 6).
+ *
+ *   rtpgen SECONDS FLOWS_FILE
+ *
+ * FLOWS_FILE has one flow a line: "LOCAL_IP LOCAL_PORT DEST_IP DEST_PORT".
+ * Each flow is one UDP socket bound to LOCAL_IP:LOCAL_PORT that sends 20 ms
+ * G.711 (12-byte RTP header + 160 bytes of payload = 172 bytes, 50 packets/s,
+ * PT 0) to DEST for SECONDS, and counts what arrives on it. Flows start
+ * staggered over one 20 ms period. The payload carries a magic, the sending
+ * flow's index, a sequence number and the send time, so whatever relays the
+ * packets may rewrite the RTP header (pinbridge does) and loss and delay are
+ * still measured per sending flow:
+ *   loss    = sent - received (after a 1 s drain at the end),
+ *   transit = arrival time - send time (same clock, same process),
+ *   offered = packets sent / packets the schedule asked for (below 100 %
+ *             when this process did not get the CPU it needed),
+ *   jitter  = RFC 3550 interarrival jitter of the transit times per flow,
+ *             i.e. the jitter the relay (and this machine) added, since the
+ *             send times are taken from the packets, not the schedule.
+ * Sending uses sendmmsg, receiving recvmmsg, one epoll loop, one thread.
+ * Prints one line "BENCH key=value ...". */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PKT 172
+#define PTIME_NS 20000000LL
+#define MAGIC 0x50424e48u /* "PBNH" */
+#define BATCH 16
+#define HIST_US 1000000 /* transit histogram: 1 us buckets up to 1 s */
+
+struct flow {
+	int fd;
+	struct sockaddr_in dst;
+	uint32_t ssrc;
+	uint16_t seq;
+	uint32_t ts;
+	int64_t next; /* next send time, ns */
+	uint64_t sent;
+	/* what this flow sent that arrived anywhere */
+	uint64_t rx;
+	int64_t last_transit;
+	double jitter; /* ns */
+	int have_transit;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static struct flow *flows;
+static size_t nflows;
+static uint32_t *hist;
+static uint64_t hist_over, other, rx_total, send_errors, bind_failures;
+
+static void got(const unsigned char *b, size_t len, int64_t t)
+{
+	uint32_t magic, idx;
+	int64_t sent_at;
+	if (len != PKT) {
+		other++;
+		return;
+	}
+	memcpy(&magic, b + 12, 4);
+	memcpy(&idx, b + 16, 4);
+	memcpy(&sent_at, b + 24, 8);
+	if (magic != MAGIC || idx >= nflows) {
+		other++;
+		return;
+	}
+	rx_total++;
+	struct flow *f = &flows[idx];
+	f->rx++;
+	int64_t transit = t - sent_at;
+	int64_t us = transit / 1000;
+	if (us >= 0 && us < HIST_US)
+		hist[us]++;
+	else
+		hist_over++;
+	if (f->have_transit) {
+		double d = (double)(transit - f->last_transit);
+		if (d < 0)
+			d = -d;
+		f->jitter += (d - f->jitter) / 16.0;
+	}
+	f->last_transit = transit;
+	f->have_transit = 1;
+}
+
+static double pct_us(uint64_t n, double p)
+{
+	uint64_t want = (uint64_t)(p / 100.0 * (double)n + 0.5), acc = 0;
+	if (want == 0)
+		want = 1;
+	for (uint32_t i = 0; i < HIST_US; i++) {
+		acc += hist[i];
+		if (acc >= want)
+			return i;
+	}
+	return HIST_US;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: rtpgen SECONDS FLOWS_FILE\n");
+		return 2;
+	}
+	double secs = atof(argv[1]);
+	FILE *in = fopen(argv[2], "r");
+	if (!in) {
+		perror(argv[2]);
+		return 2;
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	size_t cap = 1024;
+	flows = calloc(cap, sizeof *flows);
+	hist = calloc(HIST_US, sizeof *hist);
+	int ep = epoll_create1(0);
+	char lip[64], dip[64];
+	unsigned lport, dport;
+	while (fscanf(in, "%63s %u %63s %u", lip, &lport, dip, &dport) == 4) {
+		if (nflows == cap) {
+			cap *= 2;
+			flows = realloc(flows, cap * sizeof *flows);
+		}
+		struct flow *f = &flows[nflows];
+		memset(f, 0, sizeof *f);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport)};
+		if (inet_pton(AF_INET, lip, &a.sin_addr) != 1 ||
+		    inet_pton(AF_INET, dip, &f->dst.sin_addr) != 1) {
+			fprintf(stderr, "rtpgen: bad address in line %zu\n", nflows + 1);
+			return 2;
+		}
+		f->dst.sin_family = AF_INET;
+		f->dst.sin_port = htons((uint16_t)dport);
+		f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		int buf = 1 << 20;
+		setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+		if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof a) != 0) {
+			/* someone else on this machine holds the port: skip the flow
+			 * (counted), the others still say something */
+			fprintf(stderr, "rtpgen: bind %s:%u: %s (flow skipped)\n", lip, lport, strerror(errno));
+			if (f->fd >= 0)
+				close(f->fd);
+			bind_failures++;
+			continue;
+		}
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = nflows};
+		epoll_ctl(ep, EPOLL_CTL_ADD, f->fd, &ev);
+		f->ssrc = (uint32_t)random();
+		f->seq = (uint16_t)random();
+		f->ts = (uint32_t)random();
+		nflows++;
+	}
+	fclose(in);
+	if (nflows == 0) {
+		fprintf(stderr, "rtpgen: no flows\n");
+		return 2;
+	}
+	int64_t t0 = now_ns() + 10000000LL;
+	for (size_t i = 0; i < nflows; i++)
+		flows[i].next = t0 + (int64_t)((double)PTIME_NS * (double)i / (double)nflows);
+	int64_t stop = t0 + (int64_t)(secs * 1e9), end = stop + 1000000000LL;
+
+	static unsigned char rbuf[BATCH][2048];
+	struct mmsghdr rmsg[BATCH];
+	struct iovec riov[BATCH];
+	for (int i = 0; i < BATCH; i++) {
+		riov[i].iov_base = rbuf[i];
+		riov[i].iov_len = sizeof rbuf[i];
+		memset(&rmsg[i], 0, sizeof rmsg[i]);
+		rmsg[i].msg_hdr.msg_iov = &riov[i];
+		rmsg[i].msg_hdr.msg_iovlen = 1;
+	}
+	unsigned char pkt[PKT];
+	memset(pkt, 0xff, sizeof pkt); /* PCMU silence */
+	struct iovec siov = {.iov_base = pkt, .iov_len = PKT};
+	struct mmsghdr smsg = {.msg_hdr = {.msg_iov = &siov, .msg_iovlen = 1,
+	                                   .msg_namelen = sizeof(struct sockaddr_in)}};
+	struct epoll_event evs[1024];
+	size_t cursor = 0; /* flows are due in index order within a period */
+	for (;;) {
+		int64_t t = now_ns();
+		if (t >= end)
+			break;
+		/* send everything due */
+		if (t < stop) {
+			for (size_t k = 0; k < nflows; k++) {
+				struct flow *f = &flows[cursor];
+				if (f->next > t)
+					break;
+				pkt[0] = 0x80;
+				pkt[1] = 0;
+				uint16_t s = htons(f->seq);
+				uint32_t ts = htonl(f->ts), ss = htonl(f->ssrc), m = MAGIC, idx = (uint32_t)cursor;
+				memcpy(pkt + 2, &s, 2);
+				memcpy(pkt + 4, &ts, 4);
+				memcpy(pkt + 8, &ss, 4);
+				memcpy(pkt + 12, &m, 4);
+				memcpy(pkt + 16, &idx, 4);
+				uint32_t sq = (uint32_t)f->sent;
+				memcpy(pkt + 20, &sq, 4);
+				int64_t st = now_ns();
+				memcpy(pkt + 24, &st, 8);
+				smsg.msg_hdr.msg_name = &f->dst;
+				if (sendmmsg(f->fd, &smsg, 1, 0) == 1)
+					f->sent++;
+				else
+					send_errors++;
+				f->seq++;
+				f->ts += 160;
+				f->next += PTIME_NS;
+				cursor = (cursor + 1) % nflows;
+			}
+		}
+		int64_t wait_ns = (t < stop ? flows[cursor].next : end) - now_ns();
+		int timeout = wait_ns <= 0 ? 0 : (int)(wait_ns / 1000000);
+		int n = epoll_wait(ep, evs, 1024, timeout);
+		int64_t at = now_ns();
+		for (int i = 0; i < n; i++) {
+			struct flow *f = &flows[evs[i].data.u64];
+			int r;
+			do {
+				r = recvmmsg(f->fd, rmsg, BATCH, MSG_DONTWAIT, NULL);
+				for (int j = 0; j < r; j++)
+					got(rbuf[j], rmsg[j].msg_len, at);
+			} while (r == BATCH);
+		}
+	}
+	uint64_t sent = 0, rx = 0, zero = 0;
+	double jsum = 0, jmax = 0;
+	size_t jn = 0;
+	for (size_t i = 0; i < nflows; i++) {
+		sent += flows[i].sent;
+		rx += flows[i].rx;
+		if (flows[i].rx == 0)
+			zero++;
+		if (flows[i].have_transit) {
+			jsum += flows[i].jitter;
+			if (flows[i].jitter > jmax)
+				jmax = flows[i].jitter;
+			jn++;
+		}
+	}
+	uint64_t lost = sent > rx ? sent - rx : 0;
+	/* what the schedule asked for; less sent means this generator did not
+	 * get the CPU it needed (a shared machine), not that the relay failed */
+	double expected = (double)nflows * secs * 1e9 / (double)PTIME_NS;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double self_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	printf("BENCH flows=%zu seconds=%.1f sent=%llu received=%llu lost=%llu loss_pct=%.4f "
+	       "rx_pps=%.0f silent_flows=%llu other=%llu send_errors=%llu jitter_mean_us=%.1f "
+	       "jitter_max_us=%.1f transit_p50_us=%.0f transit_p99_us=%.0f transit_over_1s=%llu "
+	       "offered_pct=%.1f bind_failures=%llu gen_cpu_s=%.1f\n",
+	       nflows, secs, (unsigned long long)sent, (unsigned long long)rx, (unsigned long long)lost,
+	       sent ? 100.0 * (double)lost / (double)sent : 0.0, (double)rx / secs,
+	       (unsigned long long)zero, (unsigned long long)other, (unsigned long long)send_errors,
+	       jn ? jsum / (double)jn / 1000.0 : 0.0, jmax / 1000.0, pct_us(rx_total, 50),
+	       pct_us(rx_total, 99), (unsigned long long)hist_over, 100.0 * (double)sent / expected,
+	       (unsigned long long)bind_failures, self_cpu);
+	return 0;
+}
