@@ -116,6 +116,13 @@ bench: build
 bench-webhooks: build
 	tests/bench/webhooks/run.sh $(BUILD)
 
+# Call figures (call rate, then concurrent calls with media), never a gate:
+# see tests/bench/sip/run.sh and tests/bench/sip/concurrency.sh.
+.PHONY: bench-calls
+bench-calls: build
+	tests/bench/sip/run.sh $(BUILD)
+	tests/bench/sip/concurrency.sh $(BUILD)
+
 format:
 	git ls-files '*.c' '*.h' | xargs -r clang-format -i
 
