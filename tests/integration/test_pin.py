@@ -877,6 +877,34 @@ def test_open_side_join_and_full(env, parties):
     assert delta(env, m0, M_TOTAL, outcome="call-attempt") == 1
 
 
+def test_pin_admits_only_its_side(env, parties):
+    """R2's limits: A keying its own allocation's open B PIN does not join B
+    (a caller on the other side may not), and a stranger keying a closed
+    side's PIN is not admitted: nobody dialled, nobody added, no success
+    event, whatever prompt they hear."""
+    p = parties
+    a_num, stranger = number(), number()
+    alloc, vn = allocate(env, PIN, [a_num], [], a_pin="5151", b_pin="6262")
+    gid = alloc["greenpin_id"]
+    uas = callee_busy(p, [(a_num, ("busy",))], max_calls=2, timeout=15)
+    own = pin_call(p, vn, a_num, hold_ms=2500, name="a-keys-b", wait_ok=False)
+    other = pin_call(p, vn, stranger, hold_ms=2500, name="stranger-keys-a", wait_ok=False)
+    for cc in (own, other):
+        answered(cc, p)
+        wait_prompt(cc, p, loud=3)
+    key_all([own, other], ["6262", "5151"])
+    for cc in (own, other):
+        assert cc.uac.wait(10) == 0, p.describe()
+    time.sleep(0.3)
+    uas.kill()
+    assert dialled(uas) == [], "a caller the PIN does not admit was put through: %s" % p.describe()
+    for who in (a_num, stranger):
+        assert not hooks(env, PIN, "verification_success", lambda b: b.get("caller") == who), who
+    got = ok(env.server.get(gid, tenant=PIN))
+    assert not got["b"].get("numbers"), "B joined by a caller not admitted: %r" % got
+    assert got["a"]["numbers"] == [a_num], got
+
+
 def test_agent_pin_picks_the_allocation(env, parties):
     """A delivery agent who is the A number of 5 allocations on one VN
     reaches each allocation's customer by keying that allocation's A PIN:
