@@ -90,6 +90,7 @@ struct media_playout {
 	uint32_t burst;
 	uint16_t seq; /* within the burst */
 	uint32_t ts;
+	int64_t next_us; /* when the next frame is due; 0: at the next tick */
 };
 
 /* In-band DTMF detector (dtmf.c) over G.711 payloads: spandsp's dtmf_rx.
@@ -360,7 +361,7 @@ void media_leg_repack_flush(struct media_leg *l, int64_t now_us, struct media_co
 /* Send len payload bytes (at most MEDIA_REPACK_MAX) with the synthetic
  * header in from source src through l's stream; counted as generated when
  * generated, else as relayed. Nothing is sent while l has no address, is
- * held or hears a prompt. */
+ * held or hears a prompt (the prompt's own frames excepted). */
 void media_leg_send_payload(struct media_leg *l, uint32_t src, const struct rtp_header *in,
                             const uint8_t *payload, size_t len, bool generated, int64_t now_us,
                             struct media_counters *wc);

@@ -1,5 +1,6 @@
-/* playout: a prompt played to one leg, one 20 ms frame per worker tick in
- * the leg's codec, as its own source in the leg's one outgoing stream
+/* playout: a prompt played to one leg in frames of the leg's ptime, paced
+ * by the wall clock on the worker's tick, in the leg's codec, as its own
+ * source in the leg's one outgoing stream
  * (marker bit on each switch). While it plays, the leg hears nothing else:
  * relayed audio towards it is dropped and ringback pauses (session.c). */
 #include <errno.h>
@@ -41,14 +42,16 @@ void media_leg_play_set(struct media_leg *l, const struct media_prompt *p, bool 
 	po->barge = barge;
 	po->cookie = cookie;
 	po->sending = false; /* the first frame is a new burst */
+	po->next_us = 0;
 }
 
-/* The frame at the prompt's position in l's law, silence past its end. */
-static void frame_encode(const struct media_leg *l, uint8_t *out)
+/* The frame of n samples at the prompt's position in l's law, silence
+ * past its end. */
+static void frame_encode(const struct media_leg *l, uint8_t *out, size_t n)
 {
 	const struct media_playout *po = &l->play;
 
-	for (size_t i = 0; i < MEDIA_FRAME; i++) {
+	for (size_t i = 0; i < n; i++) {
 		size_t k = po->pos + i;
 		int16_t v = k < po->p->n ? po->p->pcm[k] : 0;
 
@@ -58,7 +61,7 @@ static void frame_encode(const struct media_leg *l, uint8_t *out)
 
 /* The synthetic header's payload type is the other leg's codec type: the
  * one input type l's map always turns into l's own codec_pt. */
-static void send_frame(struct media_leg *l, int64_t now_us, struct media_counters *wc)
+static void send_frame(struct media_leg *l, size_t n, int64_t now_us, struct media_counters *wc)
 {
 	struct media_playout *po = &l->play;
 	const struct media_leg *o = &l->sess->leg[1 - l->idx];
@@ -66,19 +69,19 @@ static void send_frame(struct media_leg *l, int64_t now_us, struct media_counter
 	                        .seq = po->seq,
 	                        .ts = po->ts,
 	                        .ssrc = po->burst,
-	                        .payload_len = MEDIA_FRAME};
-	uint8_t payload[MEDIA_FRAME];
+	                        .payload_len = n};
+	uint8_t payload[MEDIA_REPACK_MAX];
 
-	frame_encode(l, payload);
-	media_leg_send_generated(l, MEDIA_SRC_PROMPT, &in, payload, now_us, wc);
+	frame_encode(l, payload, n);
+	media_leg_send_payload(l, MEDIA_SRC_PROMPT, &in, payload, n, true, now_us, wc);
 	po->seq++;
-	po->ts += MEDIA_FRAME;
+	po->ts += (uint32_t)n;
 }
 
 /* One frame's step: sent when the leg has an address, else only time
  * passes (the prompt keeps to the clock; the next frame sent is a new
  * burst). */
-static void step(struct media_leg *l, int64_t now_us, struct media_counters *wc)
+static void step(struct media_leg *l, size_t n, int64_t now_us, struct media_counters *wc)
 {
 	struct media_playout *po = &l->play;
 
@@ -89,29 +92,43 @@ static void step(struct media_leg *l, int64_t now_us, struct media_counters *wc)
 			po->burst++;
 			po->sending = true;
 		}
-		send_frame(l, now_us, wc);
+		send_frame(l, n, now_us, wc);
 	}
-	po->pos += MEDIA_FRAME;
+	po->pos += n;
 }
 
-/* PROMPT_DONE comes on the tick after the last frame went out, when its
- * 20 ms have passed here (the peer's jitter buffer still holds it). */
+/* PROMPT_DONE comes on the tick after the last frame went out (the peer's
+ * jitter buffer still holds it). Frames are the leg's ptime (l->rp.frame
+ * samples), due by the wall clock: a 30 ms leg gets three frames every
+ * three ticks. */
 void media_leg_play_tick(struct media_leg *l, int64_t now_us, unsigned ticks,
                          struct media_counters *wc)
 {
 	struct media_playout *po = &l->play;
-	unsigned skip = ticks > PLAY_CATCH_UP ? ticks - PLAY_CATCH_UP : 0;
+	size_t n = l->rp.frame ? l->rp.frame : MEDIA_FRAME;
+	int64_t frame_us = (int64_t)n * 1000000 / MEDIA_CLOCK_RATE;
 
+	(void)ticks;
 	if (!po->p)
 		return;
 	if (po->pos >= po->p->n) {
 		play_done(l, false);
 		return;
 	}
-	po->pos += (size_t)skip * MEDIA_FRAME;
-	po->ts += skip * MEDIA_FRAME;
-	for (unsigned i = skip; i < ticks && po->pos < po->p->n; i++)
-		step(l, now_us, wc);
+	if (!po->next_us)
+		po->next_us = now_us;
+	for (unsigned k = 0; k < PLAY_CATCH_UP && po->pos < po->p->n; k++) {
+		if (now_us < po->next_us)
+			return;
+		step(l, n, now_us, wc);
+		po->next_us += frame_us;
+	}
+	/* Still behind: skip what is overdue, keeping to the clock. */
+	while (now_us >= po->next_us && po->pos < po->p->n) {
+		po->pos += n;
+		po->ts += (uint32_t)n;
+		po->next_us += frame_us;
+	}
 }
 
 int media_session_play(struct media_session *sess, unsigned leg, const struct media_prompt *p,

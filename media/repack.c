@@ -47,7 +47,8 @@ void media_leg_send_payload(struct media_leg *l, uint32_t src, const struct rtp_
 	struct rtp_header out;
 	uint8_t pkt[RTP_HEADER_LEN + MEDIA_REPACK_MAX];
 
-	if (!l->have_remote || l->held || l->play.p || len > MEDIA_REPACK_MAX)
+	if (!l->have_remote || l->held || (l->play.p && src != MEDIA_SRC_PROMPT) ||
+	    len > MEDIA_REPACK_MAX)
 		return; /* held: the generator's clock runs on, nothing goes out */
 	if (rtp_stream_next(&l->out, in, src, (uint64_t)now_us, &out) != 0)
 		return; /* a type l's map lacks: the caller checked it */

@@ -298,9 +298,11 @@ struct call {
 	enum media_codec codec;
 };
 
+#define PKT_MAX 480 /* 60 ms */
+
 struct pkt {
 	struct rtp_header h;
-	uint8_t payload[FRAME];
+	uint8_t payload[PKT_MAX];
 };
 
 static struct {
@@ -388,9 +390,13 @@ static void peer_open(struct peer *p)
 
 /* Both legs known: the caller (codec, pt, telephone-event 101) and a
  * PCMA callee. */
+/* a=ptime of leg 0 in the next call_open(); 0 = none (20 ms). */
+static unsigned leg0_ptime;
+
 static void call_open(struct call *c, enum media_codec codec, uint8_t pt)
 {
-	struct media_leg_cfg c0 = {.codec = codec, .codec_pt = pt, .te_pt = TE_PT};
+	struct media_leg_cfg c0 = {.codec = codec, .codec_pt = pt, .te_pt = TE_PT,
+	                           .ptime_ms = leg0_ptime};
 	struct media_leg_cfg c1 = {.codec = MEDIA_PCMA, .codec_pt = G711_PT_PCMA, .te_pt = 96};
 	int rc = ENOSPC;
 
@@ -437,8 +443,8 @@ static bool recv_pkt(const struct peer *at, struct pkt *p, int timeout_ms)
 	len = recv(at->rtp, buf, sizeof(buf), 0);
 	assert_true(len > 0);
 	assert_int_equal(rtp_parse(buf, (size_t)len, &p->h), 0);
-	assert_int_equal(p->h.payload_len, FRAME);
-	memcpy(p->payload, buf + p->h.payload_off, FRAME);
+	assert_true(p->h.payload_len > 0 && p->h.payload_len <= PKT_MAX);
+	memcpy(p->payload, buf + p->h.payload_off, p->h.payload_len);
 	return true;
 }
 
@@ -513,7 +519,7 @@ static bool frame_is(const struct call *c, const struct pkt *p, int amp, size_t 
 {
 	static const int shape[8] = {0, 7071, 10000, 7071, 0, -7071, -10000, -7071};
 
-	for (size_t i = 0; i < FRAME; i++) {
+	for (size_t i = 0; i < p->h.payload_len; i++) {
 		int want = off + i < n ? shape[(off + i) % 8] * amp / 10000 : 0;
 		int have = decode(c, p->payload[i]);
 
@@ -525,20 +531,24 @@ static bool frame_is(const struct call *c, const struct pkt *p, int amp, size_t 
 
 /* 1 s of tone: about 50 frames, one stream, the leg's payload type, the
  * prompt's samples; then PROMPT_DONE with the cookie and silence. */
-static void check_playout(enum media_codec codec, uint8_t pt)
+static void check_playout(enum media_codec codec, uint8_t pt, unsigned ptime)
 {
 	struct call c = {0};
 	struct media_prompt *p = tone_prompt(8000, 8000);
 	struct media_event ev[8];
 	struct pkt first, prev, cur;
-	unsigned n = 1, exact = 0;
+	unsigned n = 1, exact = 0, frame = ptime ? ptime * 8 : FRAME;
+	unsigned frames = (8000 + frame - 1) / frame;
 
+	leg0_ptime = ptime;
 	call_open(&c, codec, pt);
+	leg0_ptime = 0;
 	assert_int_equal(media_prompt_ms(p), 1000);
 	assert_int_equal(media_session_play(c.sess, 0, p, false, 42), 0);
 	assert_true(recv_pkt(&c.caller, &first, WAIT_MS));
 	assert_int_equal(first.h.pt, pt);
 	assert_true(first.h.marker);
+	assert_int_equal(first.h.payload_len, frame);
 	assert_true(frame_is(&c, &first, 8000, 0, 8000));
 	prev = first;
 	while (recv_pkt(&c.caller, &cur, 200)) {
@@ -548,15 +558,16 @@ static void check_playout(enum media_codec codec, uint8_t pt)
 		assert_false(cur.h.marker);
 		assert_int_equal(cur.h.ssrc, first.h.ssrc);
 		assert_int_equal(cur.h.seq, (uint16_t)(prev.h.seq + 1));
-		assert_true(dts > 0 && dts % FRAME == 0);
-		exact += dts == FRAME;
+		assert_int_equal(cur.h.payload_len, frame);
+		assert_true(dts > 0 && dts % frame == 0);
+		exact += dts == frame;
 		assert_true(frame_is(&c, &cur, 8000, cur.h.ts - first.h.ts, 8000));
 		prev = cur;
 		n++;
 	}
-	assert_true(n >= 45 && n <= 50);
+	assert_true(n + 5 >= frames && n <= frames);
 	assert_true(exact + 5 >= n - 1);
-	assert_int_equal(prev.h.ts - first.h.ts, 49 * FRAME); /* the last frame was sent */
+	assert_int_equal(prev.h.ts - first.h.ts, (frames - 1) * frame); /* the last one was sent */
 	assert_int_equal(take_events(ev, 1), 1);
 	expect_done(&ev[0], 42, false);
 	call_close(&c);
@@ -566,13 +577,20 @@ static void check_playout(enum media_codec codec, uint8_t pt)
 static void test_play_pcmu(void **state)
 {
 	(void)state;
-	check_playout(MEDIA_PCMU, G711_PT_PCMU);
+	check_playout(MEDIA_PCMU, G711_PT_PCMU, 0);
+}
+
+/* A 30 ms leg hears the prompt in 30 ms frames (240 samples each). */
+static void test_play_30ms(void **state)
+{
+	(void)state;
+	check_playout(MEDIA_PCMA, G711_PT_PCMA, 30);
 }
 
 static void test_play_pcma_dynamic_pt(void **state)
 {
 	(void)state;
-	check_playout(MEDIA_PCMA, 97);
+	check_playout(MEDIA_PCMA, 97, 0);
 }
 
 /* A new prompt replaces the old (whose PROMPT_DONE comes first) as a marked
@@ -741,6 +759,7 @@ int main(void)
 	    cmocka_unit_test(test_wav_file),
 	    cmocka_unit_test(test_play_pcmu),
 	    cmocka_unit_test(test_play_pcma_dynamic_pt),
+	    cmocka_unit_test(test_play_30ms),
 	    cmocka_unit_test(test_replace_and_stop),
 	    cmocka_unit_test(test_barge_in),
 	    cmocka_unit_test(test_prompt_holds_relay_and_ringback),
