@@ -2,8 +2,8 @@
  * answer per leg"): a re-INVITE or UPDATE from the caller or the callee is
  * answered here on that leg's own SDP, and the media follows (hold, resume,
  * a new address re-latches); the other leg hears nothing of it. And the
- * late offer: our offer in the caller's 200, its answer from the ACK.
- * SIP thread. */
+ * late offers: our offer in the caller's 200, or sip/'s in its answer to a
+ * re-INVITE without SDP, answered in the ACK. SIP thread. */
 #include "core/callflow_int.h"
 
 #include <arpa/inet.h>
@@ -265,14 +265,42 @@ static int late_answer(struct cf_call *c, const char *sdp, size_t len, char *err
 	return rc;
 }
 
+/* The answer in the ACK of a re-INVITE without SDP, to the SDP we last
+ * sent on that leg: the media follows it as it would an offer. Without
+ * one, or with one we cannot use, the session goes on as it was. */
+static void ack_reanswer(struct callflow *cf, sip_call_t call, const char *sdp, size_t len)
+{
+	struct offer_answer *oa;
+	char err[128] = "";
+	unsigned leg;
+	struct cf_call *c = call_of(cf, call, &leg);
+	int rc;
+
+	if (!c || !sdp || !(oa = malloc(sizeof(*oa))))
+		return;
+	rc = sdp_parse_desc(sdp, len, &oa->offer, err, sizeof(err));
+	if (!rc && (oa->offer.srtp || oa->offer.ipv6))
+		rc = ENOTSUP;
+	if (!rc) {
+		oa->chosen = oa->offer;
+		rc = follow(c, leg, oa);
+	}
+	free(oa);
+	if (rc)
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "%s's answer in its ACK ignored: %s",
+		        party[leg], err[0] ? err : strerror(rc));
+}
+
 void cf_ack_answer(void *arg, sip_call_t call, const char *sdp, size_t len)
 {
 	struct cf_call *c = cf_find_in(arg, call);
 	char err[128] = "";
 	bool bridged;
 
-	if (!c || !c->late_offer)
+	if (!c || !c->late_offer) {
+		ack_reanswer(arg, call, sdp, len);
 		return;
+	}
 	c->late_offer = false;
 	if (late_answer(c, sdp, len, err, sizeof(err)) == 0) {
 		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "caller's answer came with its ACK");

@@ -177,14 +177,13 @@ static void ended(struct sip *sip, struct sip_call *c)
 		sip->cb.ended(sip->arg, c->id);
 }
 
-/* The ACK of our 2xx to a late offer carries the caller's answer. */
-static void ack_in(struct sip *sip, struct sip_call *c, sip_t const *s)
+void sip_call_ack(struct sip *sip, struct sip_call *c, sip_t const *s)
 {
 	char *sdp;
 
-	if (!c || !c->late_offer || !c->answered)
+	if (!c || !c->late_offer || !(c->outbound ? c->leg_state == SIP_LEG_UP : c->answered))
 		return;
-	c->late_offer = false; /* a re-INVITE's ACK is no answer of ours */
+	c->late_offer = false; /* the next ACK answers nothing of ours */
 	if (c->hungup || c->ended || !sip->cb.ack_answer)
 		return;
 	sdp = sip_sdp_copy(s);
@@ -211,7 +210,7 @@ void sip_call_event(nua_event_t event, int status, char const *phrase, nua_t *nu
 			sip_call_reinvite(sip, call, status, s);
 		return;
 	case nua_i_ack:
-		ack_in(sip, call, s);
+		sip_call_ack(sip, call, s);
 		return;
 	case nua_i_cancel:
 	case nua_i_bye:
@@ -413,7 +412,8 @@ static void answer_with(struct sip *sip, struct sip_call *c, const char *body)
 /* An offer inside the dialog (hold, resume, a new address, a refresh with
  * SDP) is core's to answer; the media follows there. Without an offer, or
  * with nobody to ask (no cb->reoffer, a call being hung up), the SDP
- * pinbridge last sent goes back unchanged: the session goes on as it was.
+ * pinbridge last sent goes back unchanged: the session goes on as it was
+ * (a re-INVITE without SDP makes it our offer, answered in the ACK).
  * Without that SDP there is nothing to answer with: 488 leaves the
  * session as it was. */
 static void offer_in(struct sip *sip, struct sip_call *c, sip_t const *s, const char *what)
@@ -443,10 +443,17 @@ static void offer_in(struct sip *sip, struct sip_call *c, sip_t const *s, const 
 	free(answer);
 }
 
+static bool has_body(sip_t const *s)
+{
+	return s && s->sip_payload && s->sip_payload->pl_len;
+}
+
 void sip_call_reinvite(struct sip *sip, struct sip_call *c, int status, sip_t const *s)
 {
 	if (status >= 200) /* nua refused it itself (glare: 491) */
 		return;
+	/* Without SDP, the one our 200 carries is an offer: the ACK answers. */
+	c->late_offer = !has_body(s) && c->local_sdp;
 	offer_in(sip, c, s, "re-INVITE");
 }
 
@@ -456,7 +463,7 @@ void sip_call_update(struct sip *sip, struct sip_call *c, int status, sip_t cons
 {
 	if (status >= 200)
 		return;
-	if (!s || !s->sip_payload || !s->sip_payload->pl_len) {
+	if (!has_body(s)) {
 		nua_respond(c->nh, SIP_200_OK, NUTAG_WITH_THIS(sip->nua), TAG_END());
 		return;
 	}

@@ -259,6 +259,9 @@ void sip_leg_event(struct sip *sip, nua_event_t event, int status, struct sip_ca
 	case nua_i_update:
 		sip_call_update(sip, c, status, s);
 		return;
+	case nua_i_ack:
+		sip_call_ack(sip, c, s);
+		return;
 	case nua_i_bye:
 		if (!c->hungup && c->leg_state == SIP_LEG_UP) {
 			log_msg(LVL_INFO, MOD, c->log_id, "leg %u: callee BYE", c->id);

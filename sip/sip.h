@@ -103,7 +103,9 @@ struct sip_callbacks {
 	char *(*reoffer)(void *arg, sip_call_t call, const char *sdp, size_t len);
 	/* Late offer: the caller's answer, carried by its ACK, to the offer
 	 * pinbridge sent in its 200 (sip_answer on an INVITE without SDP).
-	 * sdp NULL: the ACK carried none (the call cannot have media). */
+	 * sdp NULL: the ACK carried none (the call cannot have media). Also
+	 * the answer to a re-INVITE without SDP on a call or leg, which sip/
+	 * answers with the SDP it last sent, as its offer. May be NULL. */
 	void (*ack_answer)(void *arg, sip_call_t call, const char *sdp, size_t len);
 };
 

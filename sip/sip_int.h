@@ -59,8 +59,9 @@ struct sip_call {
 	 * handle's home: an offer core has no answer for (no cb->reoffer, a
 	 * re-INVITE without SDP) is answered with it. */
 	const char *local_sdp;
-	/* Inbound INVITE without SDP: our 2xx carries the offer, and its ACK
-	 * the answer, reported through cb->ack_answer (cleared then). */
+	/* An INVITE without SDP (the first, or a re-INVITE on a call or leg):
+	 * our 2xx carries the offer, and its ACK the answer, reported through
+	 * cb->ack_answer (cleared then). */
 	bool late_offer;
 	struct sip_call *next;
 };
@@ -134,6 +135,9 @@ void sip_call_hangup(struct sip *sip, struct sip_call *c, int status);
  * in the event (>= 200: nua answered it already). */
 void sip_call_reinvite(struct sip *sip, struct sip_call *c, int status, sip_t const *s);
 void sip_call_update(struct sip *sip, struct sip_call *c, int status, sip_t const *s);
+/* The ACK of our 2xx on call or leg c: the answer when it carried our
+ * offer (late_offer). */
+void sip_call_ack(struct sip *sip, struct sip_call *c, sip_t const *s);
 /* The message's SDP body as a NUL-terminated malloc'd copy; NULL when it
  * has none (or another content type, or no memory). */
 char *sip_sdp_copy(sip_t const *s);

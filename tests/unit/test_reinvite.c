@@ -1,8 +1,9 @@
 /* test_reinvite: offers after the first, on real sockets with SIPp as the
  * peer: re-INVITE and UPDATE with SDP on an answered inbound call or
  * outbound leg reach cb->reoffer and its answer is the 200's body (NULL:
- * 488); an UPDATE without SDP is a refresh (200); a late offer's answer
- * comes from the ACK through cb->ack_answer. pinbridge on 127.0.0.1,
+ * 488); an UPDATE without SDP is a refresh (200); a late offer's answer,
+ * and that to a re-INVITE without SDP, come from the ACK through
+ * cb->ack_answer. pinbridge on 127.0.0.1,
  * callers on 127.0.0.2, the callee's trunk on 127.0.0.3. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -467,12 +468,39 @@ static void late_offer_answer_comes_from_the_ack(void **state)
 	assert_int_equal(r.seen.noffer, 0);
 }
 
+/* A re-INVITE without SDP gets the SDP we last sent as an offer; the ACK
+ * answers it through cb->ack_answer, as a late offer's would. */
+static void offerless_reinvite_answer_comes_from_the_ack(void **state)
+{
+	struct rig r;
+	struct peer u = {0};
+	sip_call_t call;
+
+	(void)state;
+	rig_start(&r);
+	sipp_start(&u, "reinvite_in_offerless", r.port);
+	assert_int_equal(wait_count(&r.seen, &r.seen.ninvite, 1), 0);
+	assert_true(r.seen.invite_had_sdp);
+	call = r.seen.call;
+	assert_int_equal(answer(&r, call, 200, SDP("30200")), 0);
+	/* The scenario checks that the re-INVITE's 200 carries 30200. */
+	assert_int_equal(wait_count(&r.seen, &r.seen.nack, 1), 0);
+	assert_int_equal(r.seen.ack_call, call);
+	assert_non_null(strstr(r.seen.ack_sdp, "m=audio 36100 RTP/AVP 0"));
+	hangup(&r, call);
+	assert_int_equal(sipp_wait(&u), 0);
+	rig_stop(&r);
+	assert_int_equal(r.seen.nack, 1);   /* the first ACK answered nothing */
+	assert_int_equal(r.seen.noffer, 0); /* nothing to ask core before the 200 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(caller_offers_reach_core),
 	    cmocka_unit_test(callee_offers_reach_core),
 	    cmocka_unit_test(late_offer_answer_comes_from_the_ack),
+	    cmocka_unit_test(offerless_reinvite_answer_comes_from_the_ack),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
