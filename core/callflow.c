@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -579,6 +580,49 @@ static void stop_calls(void *arg)
 	}
 }
 
+struct barrier {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static int barrier_step(struct store_txn *txn, void *arg, size_t step)
+{
+	(void)txn;
+	(void)arg;
+	(void)step;
+	return 0;
+}
+
+static void barrier_done(void *arg, int rc)
+{
+	struct barrier *b = arg;
+
+	(void)rc;
+	pthread_mutex_lock(&b->mu);
+	b->done = true;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* The writer runs jobs in order and calls async jobs' done callbacks in
+ * order, after any earlier batch's: once this job's done has run, every
+ * record and verdict the calls queued is stored and its callback (which
+ * kicks the events worker) has returned, so the events worker may stop. */
+static void writer_barrier(struct store *st)
+{
+	struct barrier b = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+	if (store_write_async(st, barrier_step, &b, 1, barrier_done) != 0) {
+		log_warn(CF_MOD, "the last call records may not be stored");
+		return;
+	}
+	pthread_mutex_lock(&b.mu);
+	while (!b.done)
+		pthread_cond_wait(&b.cv, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+}
+
 void callflow_stop(struct callflow *cf)
 {
 	if (!cf)
@@ -587,6 +631,7 @@ void callflow_stop(struct callflow *cf)
 		if (sip_post(cf->sip, stop_calls, cf) != 0)
 			log_warn(CF_MOD, "calls in progress could not be ended cleanly");
 		sip_stop(cf->sip);
+		writer_barrier(cf->st);
 	}
 	if (cf->media)
 		media_engine_stop(cf->media);

@@ -1,6 +1,8 @@
 """kill -9 during a call (DESIGN §3 "Call records"): the record the crash
 left in progress is finished as "failed" at the next start, with its
 call-completed event, and the allocation's calls list shows it."""
+import time
+
 from pbcall import CALLEE_IP, CALLER_IP, PB_IP, Sipp, free_port_on, scenario
 from pbdata import number, ok, txn
 from pbhook import Receiver, check_signature, webhooks_block
@@ -46,9 +48,17 @@ def test_call_left_by_a_crash_is_finished_as_failed(tmp_path):
         sipps.append(uac)
         uac.wait_received(status=200, timeout=8, pred=lambda m: m.cseq_method == "INVITE")
 
-        r = s.request("GET", "/v1/tenants/cr/calls?greenpin_id=" + gid, tenant="cr")
-        live = ok(r)["calls"]
+        # The answer is recorded by the store writer, not before the 200
+        # goes out (the SIP thread never waits on a disk): crash once it is.
+        live = []
+        for _ in range(100):
+            r = s.request("GET", "/v1/tenants/cr/calls?greenpin_id=" + gid, tenant="cr")
+            live = ok(r)["calls"]
+            if live and live[0]["answered_at"]:
+                break
+            time.sleep(0.05)
         assert len(live) == 1 and live[0]["state"] == "in-progress", live
+        assert live[0]["answered_at"], live
         sid = live[0]["call_sid"]
         assert not rx.got(path="/cc"), "an event for a call still up"
 
