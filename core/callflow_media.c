@@ -72,41 +72,43 @@ static bool same_media(const struct media_leg_cfg *a, const struct media_leg_cfg
 	       a->codec_pt == b->codec_pt && a->te_pt == b->te_pt && a->ptime_ms == b->ptime_ms;
 }
 
-/* Our answer on leg's own SDP: same session, address and port, a new
+static struct sdp_local *leg_local(struct cf_call *c, unsigned leg)
+{
+	return leg ? &c->local_out : &c->local_in;
+}
+
+/* Our answer on leg's own SDP: same session, address and port, the next
  * version, and the codec the leg has: changing it would need the other
  * leg re-INVITEd, which pinbridge does not do, so an offer without it is
- * refused (ENOTSUP: 488). */
+ * refused (ENOTSUP: 488). Nothing is kept until answer_sent(). */
 static int answer_offer(struct cf_call *c, unsigned leg, struct offer_answer *oa, char *buf)
 {
-	struct sdp_local *local = leg ? &c->local_out : &c->local_in;
 	enum sdp_codec_kind codec = codec_kind(leg_cfg(c, leg)->codec);
-	struct sdp_local l = *local;
-	int rc;
+	struct sdp_local l = *leg_local(c, leg);
 
 	if (!sdp_desc_codec(&oa->offer, codec))
 		return ENOTSUP;
 	memset(l.prefer, 0, sizeof(l.prefer));
 	l.prefer[0] = codec;
 	l.session_version++;
-	rc = sdp_answer(&oa->offer, &l, &oa->chosen, buf, SDP_TEXT_MAX);
-	if (rc)
-		return rc;
-	local->session_version = l.session_version;
-	if (leg == 0) /* a 200 still to come must not carry an older version */
-		snprintf(c->answer_in, sizeof(c->answer_in), "%s", buf);
-	return 0;
+	return sdp_answer(&oa->offer, &l, &oa->chosen, buf, SDP_TEXT_MAX);
 }
 
-/* The media follows the offer: hold or resume, and a new address, port or
- * payload type re-latches the leg; an offer that changes nothing (a
- * refresh, a hold) leaves latching alone. */
-static int follow(struct cf_call *c, unsigned leg, const struct offer_answer *oa)
+static void answer_sent(struct cf_call *c, unsigned leg, const char *buf)
+{
+	leg_local(c, leg)->session_version++;
+	if (leg == 0) /* a 200 still to come must not carry an older version */
+		snprintf(c->answer_in, sizeof(c->answer_in), "%s", buf);
+}
+
+/* A new address, port or payload type re-latches the leg; an SDP that
+ * changes none (a refresh, a hold) leaves latching alone. */
+static int follow_address(struct cf_call *c, unsigned leg, const struct offer_answer *oa)
 {
 	const struct sdp_codec *te = sdp_desc_codec(&oa->chosen, SDP_CODEC_TELEPHONE_EVENT);
 	struct media_leg_cfg cfg;
 	int rc;
 
-	leg_hold(c, leg, sdp_holds(&oa->offer));
 	if (strcmp(oa->offer.addr, "0.0.0.0") == 0)
 		return 0; /* the address it had stays, for the resume */
 	rc = cf_leg_cfg(c->trunk, &oa->offer, sdp_desc_voice(&oa->chosen), &cfg);
@@ -122,6 +124,17 @@ static int follow(struct cf_call *c, unsigned leg, const struct offer_answer *oa
 	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "%s's media moved to %s:%u", party[leg],
 	        oa->offer.addr, (unsigned)oa->offer.port);
 	return 0;
+}
+
+/* The media follows the peer's SDP: its address, then hold or resume (a
+ * resumed leg is sent to its new address from the first packet). */
+static int follow(struct cf_call *c, unsigned leg, const struct offer_answer *oa)
+{
+	int rc = follow_address(c, leg, oa);
+
+	if (!rc)
+		leg_hold(c, leg, sdp_holds(&oa->offer));
+	return rc;
 }
 
 char *cf_reoffer(void *arg, sip_call_t call, const char *sdp, size_t len)
@@ -154,6 +167,7 @@ char *cf_reoffer(void *arg, sip_call_t call, const char *sdp, size_t len)
 		        err[0] ? err : strerror(rc));
 		return NULL;
 	}
+	answer_sent(c, leg, buf);
 	return strdup(buf);
 }
 

@@ -1,9 +1,11 @@
 """Offer/answer per leg (issue 6, DESIGN §3): re-INVITEs answered locally on
 the leg that sent them, with the media following, and the late offer.
 
-- The caller holds (sendonly): pinbridge answers recvonly, sends the caller
-  nothing while held, keeps the call up past rtp_timeout although the
-  caller is silent; the resume (sendrecv) brings the callee's audio back.
+- The caller holds (sendonly; or a re-INVITE without SDP answered inactive
+  in the ACK): pinbridge answers recvonly (offers its SDP), sends the
+  caller nothing while held, keeps the call up past rtp_timeout although
+  the caller is silent; the resume (sendrecv) brings the callee's audio
+  back.
 - The callee moves its RTP port by re-INVITE: pinbridge answers with its
   own address and port unchanged and relays to the new port.
 - A caller whose INVITE has no SDP gets 180 without SDP, then a 200 with
@@ -124,12 +126,16 @@ def dir_of(sdp):
     return dirs[-1] if dirs else "sendrecv"
 
 
-def test_caller_hold_and_resume(call):
-    """Held: recvonly answer, nothing sent to the caller, the call outlives
-    rtp_timeout with the caller silent; resumed: the callee's audio again."""
+@pytest.mark.parametrize("caller_scenario,held_dir", [
+    ("reinvite_uac_hold", "recvonly"),      # re-INVITE sendonly: answered recvonly
+    ("reinvite_uac_offerless", "sendrecv"),  # re-INVITE without SDP: our offer, ACK inactive
+])
+def test_caller_hold_and_resume(call, caller_scenario, held_dir):
+    """Held: nothing sent to the caller, the call outlives rtp_timeout with
+    the caller silent; resumed: the callee's audio again."""
     pa, pb = call.peer(CALLER_IP, "caller"), call.peer(CALLEE_IP, "callee")
     uas = call.callee(scenario("call_uas_answer", call.tmp, RING_MS=100, HOLD_MS=15000), pb)
-    uac = call.caller(scenario("reinvite_uac_hold", call.tmp, BEFORE_MS=1000, HELD_MS=2500,
+    uac = call.caller(scenario(caller_scenario, call.tmp, BEFORE_MS=1000, HELD_MS=2500,
                                AFTER_MS=1500), pa)
     inv = uas.wait_received("INVITE", timeout=8)
     pb.set_remote(inv.sdp)
@@ -140,7 +146,7 @@ def test_caller_hold_and_resume(call):
     pa.send_frames(PCMU, audio_frames(8, 50, PCMU))  # the caller until it holds
     held = ok_to(uac, 2)
     t_hold = time.monotonic()
-    assert dir_of(held.sdp) == "recvonly", held.text
+    assert dir_of(held.sdp) == held_dir, held.text
     assert (held.sdp.ip, held.sdp.port) == (first.sdp.ip, first.sdp.port), held.text
     resumed = ok_to(uac, 3)
     t_resume = time.monotonic()
