@@ -141,6 +141,20 @@ struct uas {
  * message it sends and receives to msglog: as the callee's trunk (UAS) on
  * 127.0.0.3 when target is 0, else as a caller on 127.0.0.2 calling
  * 127.0.0.1:target. */
+/* Whether something has bound ip:port (our own bind fails). */
+static inline bool port_bound(const char *ip, int port, bool tcp)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	bool bound;
+
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	bound = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == EADDRINUSE;
+	if (fd >= 0)
+		close(fd);
+	return bound;
+}
+
 static inline void sipp_start(struct uas *u, const char *scenario, int target)
 {
 	char dir[PATH_MAX], file[PATH_MAX + 64], port[8], errlog[96], outlog[96], remote[32];
@@ -199,9 +213,15 @@ static inline void sipp_start(struct uas *u, const char *scenario, int target)
 		_exit(127);
 	}
 	assert_true(u->pid > 0);
-	/* INVITE and REGISTER are retransmitted after 500 ms if SIPp is late;
-	 * a short wait saves that. */
-	usleep(150000);
+	if (target) {
+		/* A caller: nothing listens for it. */
+		usleep(150000);
+		return;
+	}
+	/* A callee: wait until SIPp has bound its port (up to 5 s), so a
+	 * loaded machine does not send the INVITE into nothing. */
+	for (int i = 0; i < 500 && !port_bound(ip, u->port, u->tcp); i++)
+		usleep(10000);
 }
 
 static inline void uas_start(struct uas *u, const char *scenario)
