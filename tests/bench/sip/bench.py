@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Helpers for the call benchmarks (standard library only).
 
-  bench.py alloc HTTP_PORT TENANT KEY TOKEN VN_FIRST VN_COUNT N CSV [RTP_BASE]
+  bench.py alloc HTTP_PORT TENANT KEY TOKEN VN_FIRST VN_COUNT N CSV [RTP_BASE [RTP_STEP]]
       creates N direct allocations (A +9190xxxxxxxx, VN round-robin over the
       pool, B +9180xxxxxxxx) from 16 threads and writes SIPp's caller
-      injection file: "caller;vn;rtp_port" (rtp_port = RTP_BASE + 2*i, or a
-      fixed 4000 without RTP_BASE). Prints "BENCH created=N seconds=S".
+      injection file: "caller;vn;rtp_port" (rtp_port = RTP_BASE + RTP_STEP*i,
+      RTP_STEP 2 by default, 0 for one port for every call; a fixed 4000
+      without RTP_BASE). Prints "BENCH created=N seconds=S".
   bench.py rtt FILE...
       SIPp -trace_rtt files: prints "n=... p50_ms=... p99_ms=... max_ms=...".
   bench.py stat FILE
@@ -25,6 +26,7 @@ import urllib.request
 def alloc(args):
     port, tenant, key, token, vn_first, vn_count, n, out = args[:8]
     rtp_base = int(args[8]) if len(args) > 8 else None
+    rtp_step = int(args[9]) if len(args) > 9 else 2
     vn_first, vn_count, n = int(vn_first), int(vn_count), int(n)
     auth = "Basic " + base64.b64encode(("%s:%s" % (key, token)).encode()).decode()
     url = "http://127.0.0.1:%s/v1/tenants/%s/greenpin" % (port, tenant)
@@ -58,7 +60,7 @@ def alloc(args):
     with open(out, "w") as f:
         f.write("SEQUENTIAL\n")
         for i, (a, vn, _) in enumerate(rows):
-            f.write("%s;%s;%d;\n" % (a, vn, 4000 if rtp_base is None else rtp_base + 2 * i))
+            f.write("%s;%s;%d;\n" % (a, vn, 4000 if rtp_base is None else rtp_base + rtp_step * i))
     print("BENCH created=%d seconds=%.2f" % (ok, secs))
     return 0 if ok == n else 1
 

@@ -3,9 +3,13 @@
  *   rtpgen SECONDS FLOWS_FILE
  *
  * FLOWS_FILE has one flow a line: "LOCAL_IP LOCAL_PORT DEST_IP DEST_PORT".
- * Each flow is one UDP socket bound to LOCAL_IP:LOCAL_PORT that sends 20 ms
- * G.711 (12-byte RTP header + 160 bytes of payload = 172 bytes, 50 packets/s,
- * PT 0) to DEST for SECONDS, and counts what arrives on it. Flows start
+ * Each flow sends 20 ms G.711 (12-byte RTP header + 160 bytes of payload =
+ * 172 bytes, 50 packets/s, PT 0) from LOCAL_IP:LOCAL_PORT to DEST for
+ * SECONDS. Flows with the same local address share one socket (the
+ * concurrency benchmark gives every call's SDP the same port on each side,
+ * so sends batch into one sendmmsg and arrivals into one recvmmsg: the
+ * generator then costs far less CPU than one socket per call would, and a
+ * 2-core machine has some left for the relay under test). Flows start
  * staggered over one 20 ms period. The payload carries a magic, the sending
  * flow's index, a sequence number and the send time, so whatever relays the
  * packets may rewrite the RTP header (pinbridge does) and loss and delay are
@@ -17,6 +21,8 @@
  *   jitter  = RFC 3550 interarrival jitter of the transit times per flow,
  *             i.e. the jitter the relay (and this machine) added, since the
  *             send times are taken from the packets, not the schedule.
+ * sink_overflow counts datagrams the kernel dropped on these sockets
+ * (SO_RXQ_OVFL): loss there is the sink's, not the relay's.
  * Sending uses sendmmsg, receiving recvmmsg, one epoll loop, one thread.
  * Prints one line "BENCH key=value ...". */
 #define _GNU_SOURCE
@@ -37,8 +43,14 @@
 #define PKT 172
 #define PTIME_NS 20000000LL
 #define MAGIC 0x50424e48u /* "PBNH" */
-#define BATCH 16
+#define BATCH 64
+#define SBATCH 1024
 #define HIST_US 1000000 /* transit histogram: 1 us buckets up to 1 s */
+
+struct sock {
+	int fd;
+	struct sockaddr_in local;
+};
 
 struct flow {
 	int fd;
@@ -64,6 +76,36 @@ static int64_t now_ns(void)
 
 static struct flow *flows;
 static size_t nflows;
+static struct sock socks[64]; /* distinct local addresses (flows may share one) */
+static size_t nsocks;
+static uint64_t rx_overflow; /* datagrams the kernel dropped on our sockets (SO_RXQ_OVFL) */
+
+/* the socket bound to a (possibly shared) local address, or -1 */
+static int sock_for(const struct sockaddr_in *a)
+{
+	for (size_t i = 0; i < nsocks; i++)
+		if (socks[i].local.sin_addr.s_addr == a->sin_addr.s_addr &&
+		    socks[i].local.sin_port == a->sin_port)
+			return socks[i].fd;
+	if (nsocks == sizeof socks / sizeof socks[0])
+		return -1;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0), one = 1;
+	int buf = 1 << 26; /* 64 MiB: a shared socket takes every flow's packets */
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof buf);
+	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)a, sizeof *a) != 0) {
+		close(fd);
+		return -1;
+	}
+	socks[nsocks].fd = fd;
+	socks[nsocks].local = *a;
+	nsocks++;
+	return fd;
+}
 static uint32_t *hist;
 static uint64_t hist_over, other, rx_total, send_errors, bind_failures;
 
@@ -99,6 +141,17 @@ static void got(const unsigned char *b, size_t len, int64_t t)
 	}
 	f->last_transit = transit;
 	f->have_transit = 1;
+}
+
+/* SO_RXQ_OVFL reports a socket's cumulative drop count */
+static uint32_t ovfl_last[64];
+static void ovfl_note(int fd, uint32_t d)
+{
+	for (size_t i = 0; i < nsocks; i++)
+		if (socks[i].fd == fd && d > ovfl_last[i]) {
+			rx_overflow += d - ovfl_last[i];
+			ovfl_last[i] = d;
+		}
 }
 
 static double pct_us(uint64_t n, double p)
@@ -152,20 +205,19 @@ int main(int argc, char **argv)
 		}
 		f->dst.sin_family = AF_INET;
 		f->dst.sin_port = htons((uint16_t)dport);
-		f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-		int buf = 1 << 20;
-		setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-		if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		size_t before = nsocks;
+		f->fd = sock_for(&a);
+		if (f->fd < 0) {
 			/* someone else on this machine holds the port: skip the flow
 			 * (counted), the others still say something */
 			fprintf(stderr, "rtpgen: bind %s:%u: %s (flow skipped)\n", lip, lport, strerror(errno));
-			if (f->fd >= 0)
-				close(f->fd);
 			bind_failures++;
 			continue;
 		}
-		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = nflows};
-		epoll_ctl(ep, EPOLL_CTL_ADD, f->fd, &ev);
+		if (nsocks > before) {
+			struct epoll_event ev = {.events = EPOLLIN, .data.fd = f->fd};
+			epoll_ctl(ep, EPOLL_CTL_ADD, f->fd, &ev);
+		}
 		f->ssrc = (uint32_t)random();
 		f->seq = (uint16_t)random();
 		f->ts = (uint32_t)random();
@@ -182,20 +234,15 @@ int main(int argc, char **argv)
 	int64_t stop = t0 + (int64_t)(secs * 1e9), end = stop + 1000000000LL;
 
 	static unsigned char rbuf[BATCH][2048];
-	struct mmsghdr rmsg[BATCH];
-	struct iovec riov[BATCH];
-	for (int i = 0; i < BATCH; i++) {
-		riov[i].iov_base = rbuf[i];
-		riov[i].iov_len = sizeof rbuf[i];
-		memset(&rmsg[i], 0, sizeof rmsg[i]);
-		rmsg[i].msg_hdr.msg_iov = &riov[i];
-		rmsg[i].msg_hdr.msg_iovlen = 1;
-	}
-	unsigned char pkt[PKT];
-	memset(pkt, 0xff, sizeof pkt); /* PCMU silence */
-	struct iovec siov = {.iov_base = pkt, .iov_len = PKT};
-	struct mmsghdr smsg = {.msg_hdr = {.msg_iov = &siov, .msg_iovlen = 1,
-	                                   .msg_namelen = sizeof(struct sockaddr_in)}};
+	static char rctl[BATCH][CMSG_SPACE(sizeof(uint32_t))];
+	static struct mmsghdr rmsg[BATCH];
+	static struct iovec riov[BATCH];
+	/* sends of one pass, batched per socket */
+	static struct mmsghdr smsg[SBATCH];
+	static struct iovec siov[SBATCH];
+	static unsigned char spkt[SBATCH][PKT];
+	static struct flow *sflow[SBATCH];
+	memset(spkt, 0xff, sizeof spkt); /* PCMU silence */
 	struct epoll_event evs[1024];
 	size_t cursor = 0; /* flows are due in index order within a period */
 	for (;;) {
@@ -204,10 +251,12 @@ int main(int argc, char **argv)
 			break;
 		/* send everything due */
 		if (t < stop) {
-			for (size_t k = 0; k < nflows; k++) {
+			size_t ns = 0;
+			for (size_t k = 0; k < nflows && ns < SBATCH; k++) {
 				struct flow *f = &flows[cursor];
 				if (f->next > t)
 					break;
+				unsigned char *pkt = spkt[ns];
 				pkt[0] = 0x80;
 				pkt[1] = 0;
 				uint16_t s = htons(f->seq);
@@ -221,15 +270,33 @@ int main(int argc, char **argv)
 				memcpy(pkt + 20, &sq, 4);
 				int64_t st = now_ns();
 				memcpy(pkt + 24, &st, 8);
-				smsg.msg_hdr.msg_name = &f->dst;
-				if (sendmmsg(f->fd, &smsg, 1, 0) == 1)
-					f->sent++;
-				else
-					send_errors++;
+				siov[ns] = (struct iovec){.iov_base = pkt, .iov_len = PKT};
+				smsg[ns].msg_hdr = (struct msghdr){.msg_name = &f->dst,
+				                                   .msg_namelen = sizeof f->dst,
+				                                   .msg_iov = &siov[ns], .msg_iovlen = 1};
+				sflow[ns++] = f;
 				f->seq++;
 				f->ts += 160;
 				f->next += PTIME_NS;
 				cursor = (cursor + 1) % nflows;
+			}
+			/* one sendmmsg per run of flows on the same socket */
+			for (size_t i = 0; i < ns;) {
+				size_t j = i;
+				while (j < ns && sflow[j]->fd == sflow[i]->fd)
+					j++;
+				size_t off = i;
+				while (off < j) {
+					int w = sendmmsg(sflow[i]->fd, &smsg[off], (unsigned)(j - off), 0);
+					if (w <= 0) {
+						send_errors += j - off;
+						break;
+					}
+					for (int q = 0; q < w; q++)
+						sflow[off + (size_t)q]->sent++;
+					off += (size_t)w;
+				}
+				i = j;
 			}
 		}
 		int64_t wait_ns = (t < stop ? flows[cursor].next : end) - now_ns();
@@ -237,12 +304,25 @@ int main(int argc, char **argv)
 		int n = epoll_wait(ep, evs, 1024, timeout);
 		int64_t at = now_ns();
 		for (int i = 0; i < n; i++) {
-			struct flow *f = &flows[evs[i].data.u64];
-			int r;
+			int fd = evs[i].data.fd, r;
 			do {
-				r = recvmmsg(f->fd, rmsg, BATCH, MSG_DONTWAIT, NULL);
-				for (int j = 0; j < r; j++)
+				for (int j = 0; j < BATCH; j++) {
+					riov[j] = (struct iovec){.iov_base = rbuf[j], .iov_len = sizeof rbuf[j]};
+					rmsg[j].msg_hdr = (struct msghdr){.msg_iov = &riov[j], .msg_iovlen = 1,
+					                                  .msg_control = rctl[j],
+					                                  .msg_controllen = sizeof rctl[j]};
+				}
+				r = recvmmsg(fd, rmsg, BATCH, MSG_DONTWAIT, NULL);
+				for (int j = 0; j < r; j++) {
 					got(rbuf[j], rmsg[j].msg_len, at);
+					struct cmsghdr *c = CMSG_FIRSTHDR(&rmsg[j].msg_hdr);
+					for (; c; c = CMSG_NXTHDR(&rmsg[j].msg_hdr, c))
+						if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+							uint32_t d;
+							memcpy(&d, CMSG_DATA(c), sizeof d);
+							ovfl_note(fd, d);
+						}
+				}
 			} while (r == BATCH);
 		}
 	}
@@ -272,12 +352,12 @@ int main(int argc, char **argv)
 	printf("BENCH flows=%zu seconds=%.1f sent=%llu received=%llu lost=%llu loss_pct=%.4f "
 	       "rx_pps=%.0f silent_flows=%llu other=%llu send_errors=%llu jitter_mean_us=%.1f "
 	       "jitter_max_us=%.1f transit_p50_us=%.0f transit_p99_us=%.0f transit_over_1s=%llu "
-	       "offered_pct=%.1f bind_failures=%llu gen_cpu_s=%.1f\n",
+	       "offered_pct=%.1f bind_failures=%llu gen_cpu_s=%.1f sink_overflow=%llu sockets=%zu\n",
 	       nflows, secs, (unsigned long long)sent, (unsigned long long)rx, (unsigned long long)lost,
 	       sent ? 100.0 * (double)lost / (double)sent : 0.0, (double)rx / secs,
 	       (unsigned long long)zero, (unsigned long long)other, (unsigned long long)send_errors,
 	       jn ? jsum / (double)jn / 1000.0 : 0.0, jmax / 1000.0, pct_us(rx_total, 50),
 	       pct_us(rx_total, 99), (unsigned long long)hist_over, 100.0 * (double)sent / expected,
-	       (unsigned long long)bind_failures, self_cpu);
+	       (unsigned long long)bind_failures, self_cpu, (unsigned long long)rx_overflow, nsocks);
 	return 0;
 }
