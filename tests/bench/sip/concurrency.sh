@@ -210,6 +210,7 @@ f() { tr ' ' '\n' <"$1" 2>/dev/null | sed -n "s/^$2=//p" | head -n 1; }
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
 report() {
 	echo "pinbridge concurrency benchmark ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
+	echo "binary: $B/pinbridge ($(date -u -r "$B/pinbridge" '+built %Y-%m-%d %H:%M UTC'); the commit above is the tree's HEAD)"
 	echo "machine: $(nproc) cores ($cpu), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "N direct calls, 20 ms PCMU both ways (172-byte packets, 50/s per direction), ${MEDIA}s per run;"
 	echo "generator and sink: rtpgen.c (sendmmsg/recvmmsg, one thread) on the same machine;"

@@ -154,6 +154,7 @@ max_ok() { # max_ok NAME [P99_MS]: the highest rate with < 0.1 % failures (and s
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
 report() {
 	echo "pinbridge call-rate benchmark ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
+	echo "binary: $B/pinbridge ($(date -u -r "$B/pinbridge" '+built %Y-%m-%d %H:%M UTC'); the commit above is the tree's HEAD)"
 	echo "machine: $(nproc) cores ($cpu), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "direct calls (no PIN), ${STEP}s per step, hold ${HOLD} ms, SIPp -l $LIMIT; caller $CALLER_IP, callee $CALLEE_IP"
 	echo "setup = INVITE sent -> 200 received at the caller (SIPp's response-time trace, whole ms, ticks of about 4 ms);"
