@@ -97,12 +97,17 @@ static void calls_part(struct buf *b, struct callflow *cf)
 		sip_get_stats(cf->sip, &ss);
 		put(b, "pinbridge_calls_total{outcome=\"source-refused\"} %llu\n",
 		    (unsigned long long)ss.acl_refused);
-		put(b, "# HELP pinbridge_sip_legs_total Outbound INVITEs sent.\n"
-		       "# TYPE pinbridge_sip_legs_total counter\npinbridge_sip_legs_total %llu\n"
-		       "# HELP pinbridge_sip_register_total Trunk REGISTER outcomes.\n"
-		       "# TYPE pinbridge_sip_register_total counter\n"
-		       "pinbridge_sip_register_total{result=\"ok\"} %llu\n"
-		       "pinbridge_sip_register_total{result=\"failed\"} %llu\n",
+		put(b,
+		    "# HELP pinbridge_sip_handles SIP calls and legs held by the stack.\n"
+		    "# TYPE pinbridge_sip_handles gauge\npinbridge_sip_handles %llu\n",
+		    (unsigned long long)ss.handles);
+		put(b,
+		    "# HELP pinbridge_sip_legs_total Outbound INVITEs sent.\n"
+		    "# TYPE pinbridge_sip_legs_total counter\npinbridge_sip_legs_total %llu\n"
+		    "# HELP pinbridge_sip_register_total Trunk REGISTER outcomes.\n"
+		    "# TYPE pinbridge_sip_register_total counter\n"
+		    "pinbridge_sip_register_total{result=\"ok\"} %llu\n"
+		    "pinbridge_sip_register_total{result=\"failed\"} %llu\n",
 		    (unsigned long long)ss.legs_out, (unsigned long long)ss.register_ok,
 		    (unsigned long long)ss.register_failed);
 	}

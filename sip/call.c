@@ -45,6 +45,7 @@ struct sip_call *sip_call_new(struct sip *sip, nua_handle_t *nh)
 	c->next = sip->calls;
 	sip->calls = c;
 	nua_handle_bind(nh, c);
+	atomic_fetch_add_explicit(&sip->stats.handles, 1, memory_order_relaxed);
 	return c;
 }
 
@@ -70,6 +71,7 @@ void sip_call_free(struct sip *sip, struct sip_call *c)
 	}
 	free(c->log_id);
 	free(c);
+	atomic_fetch_sub_explicit(&sip->stats.handles, 1, memory_order_relaxed);
 }
 
 void sip_call_free_all(struct sip *sip)

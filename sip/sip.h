@@ -180,6 +180,7 @@ void sip_timer_cancel(struct sip_timer *t);
 
 /* Counters for /metrics (any thread). */
 struct sip_stats {
+	uint64_t handles; /* inbound calls and outbound legs sip/ holds now */
 	uint64_t invites_in, acl_refused, legs_out, auth_answered, register_ok, register_failed;
 };
 void sip_get_stats(struct sip *sip, struct sip_stats *st);

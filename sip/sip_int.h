@@ -77,6 +77,7 @@ struct sip_reg {
 
 /* Relaxed counters; read by sip_get_stats() from any thread. */
 struct sip_counters {
+	atomic_uint_fast64_t handles; /* struct sip_call alive: calls and legs */
 	atomic_uint_fast64_t invites_in, acl_refused, legs_out, auth_answered, register_ok,
 	    register_failed;
 };

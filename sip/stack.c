@@ -397,6 +397,7 @@ void sip_get_stats(struct sip *sip, struct sip_stats *st)
 	const struct sip_counters *c = &sip->stats;
 
 	*st = (struct sip_stats){
+	    .handles = atomic_load_explicit(&c->handles, memory_order_relaxed),
 	    .invites_in = atomic_load_explicit(&c->invites_in, memory_order_relaxed),
 	    .acl_refused = atomic_load_explicit(&c->acl_refused, memory_order_relaxed),
 	    .legs_out = atomic_load_explicit(&c->legs_out, memory_order_relaxed),
