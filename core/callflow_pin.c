@@ -273,6 +273,16 @@ static void verify(struct cf_call *c)
 	case ROUTE_PIN_WRONG:
 		wrong(c, pin);
 		break;
+	case ROUTE_PIN_REFUSED:
+		if (rd->foreign) { /* someone else's PIN: indistinguishable from a wrong one */
+			log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "PIN refused: %s", rd->reason);
+			wrong(c, pin);
+			break;
+		}
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "PIN refused: %s", rd->reason);
+		cf_say_goodbye(c, MEDIA_PROMPT_NOT_ALLOWED, STORE_CT_CALL_ATTEMPT,
+		               CF_OUT_CALL_ATTEMPT);
+		break;
 	case ROUTE_NOBODY:
 		c->rec.has_alloc = rd->has_alloc;
 		memcpy(c->rec.greenpin_id, rd->alloc.id, STORE_ID_LEN);

@@ -246,10 +246,12 @@ int route_by_pin(struct store_txn *txn, const struct config *cfg, const char *ca
 		if (side_has(o->numbers, o->nnumbers, caller)) {
 			refuse(out, ROUTE_PIN_REFUSED, 0,
 			       "the caller is on the side it would reach");
+			out->foreign = true;
 			return 0;
 		}
 		if (!s->open) {
 			refuse(out, ROUTE_PIN_REFUSED, 0, "the caller is not on this side");
+			out->foreign = true;
 			return 0;
 		}
 		if (s->nnumbers >= STORE_MAX_NUMS) {

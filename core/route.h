@@ -38,7 +38,11 @@ struct route_decision {
 	 * allocation is known): the allocation and the caller's side s. */
 	bool has_alloc;
 	struct store_alloc alloc;
-	int side;  /* STORE_A or STORE_B: the caller's side */
+	int side; /* STORE_A or STORE_B: the caller's side */
+	/* PIN_REFUSED: the PIN is real but not the caller's (closed side, or the
+	 * side it would reach): to the caller this must look like a wrong PIN,
+	 * counted by the brute-force guard, or PINs could be discovered. */
+	bool foreign;
 	bool join; /* PIN_ACCEPTED/NOBODY: the caller is not on s yet and joins it (R2);
 	            * the flow adds the number in a write step, checking R1 there */
 	/* DIRECT and PIN_ACCEPTED: s̄'s numbers in hunt order, and the presented

@@ -913,6 +913,7 @@ def test_pin_admits_only_its_side(env, parties):
     alloc, vn = allocate(env, PIN, [a_num], [], a_pin="5151", b_pin="6262")
     gid = alloc["greenpin_id"]
     uas = callee_busy(p, [(a_num, ("busy",))], max_calls=2, timeout=15)
+    fails0 = metric_sum(metrics(env), M_ATTEMPTS, result="failure") or 0
     own = pin_call(p, vn, a_num, hold_ms=2500, name="a-keys-b", wait_ok=False)
     other = pin_call(p, vn, stranger, hold_ms=2500, name="stranger-keys-a", wait_ok=False)
     for cc in (own, other):
@@ -929,6 +930,10 @@ def test_pin_admits_only_its_side(env, parties):
     got = ok(env.server.get(gid, tenant=PIN))
     assert not got["b"].get("numbers"), "B joined by a caller not admitted: %r" % got
     assert got["a"]["numbers"] == [a_num], got
+    # Someone else's PIN must look like a wrong one (DESIGN §3 step 4:
+    # failure, counted by the guard), or callers could find which exist.
+    fails = metric_sum(metrics(env), M_ATTEMPTS, result="failure") or 0
+    assert fails - fails0 == 2, "foreign PINs counted as %s failures, want 2" % (fails - fails0)
 
 
 def test_agent_pin_picks_the_allocation(env, parties):

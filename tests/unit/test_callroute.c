@@ -311,8 +311,10 @@ static void test_pin_registered_wrong_refused(void **state)
 	d = by_pin(f, "+918000000001", V(03), pin);
 	assert_int_equal(d.kind, ROUTE_PIN_REFUSED);
 	assert_string_equal(d.reason, "the caller is on the side it would reach");
+	assert_true(d.foreign);
 	d = by_pin(f, "+919999999999", V(03), pin);
 	assert_int_equal(d.kind, ROUTE_PIN_REFUSED);
+	assert_true(d.foreign);
 	assert_false(d.join);
 }
 
