@@ -18,8 +18,7 @@ struct events;
  * force when they start) and starts the media workers and the SIP thread.
  * Records left in progress by a crash are finalised first. 0 or an errno
  * (EIO: a listen address could not be bound). */
-int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st,
-                   struct events *ev);
+int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st, struct events *ev);
 
 /* SIGHUP: new calls take cfg's tenants and trunks (each call keeps the
  * snapshot it started with); the trunks' allow lists are swapped into the

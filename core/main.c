@@ -168,8 +168,8 @@ static void drain(struct callflow *calls, const sigset_t *sigs)
 	config_unref(cfg);
 	callflow_refuse_new(calls);
 	if (n > 0)
-		log_info("main", "draining %d call(s) for up to %lld ms (SIGTERM again: end now)", n,
-		         (long long)(until - clock_mono_ms()));
+		log_info("main", "draining %d call(s) for up to %lld ms (SIGTERM again: end now)",
+		         n, (long long)(until - clock_mono_ms()));
 	while (callflow_active(calls) > 0 && clock_mono_ms() < until) {
 		int sig = sigtimedwait(sigs, NULL, &tick);
 

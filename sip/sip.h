@@ -148,12 +148,12 @@ int sip_answer(struct sip *sip, sip_call_t call, int status, const char *sdp);
  * realm (NULL or "": any); otherwise it is the leg's final failure. SIP
  * thread only. 0 and *leg, EINVAL, ENOMEM. */
 struct sip_dial {
-	const char *proxy;     /* the trunk's outbound URI, "sip:host:port..." */
-	const char *to_user;   /* the callee in the trunk's dial format */
-	const char *from_user; /* the presented VN */
-	const char *sdp;       /* pinbridge's offer */
+	const char *proxy;                       /* the trunk's outbound URI, "sip:host:port..." */
+	const char *to_user;                     /* the callee in the trunk's dial format */
+	const char *from_user;                   /* the presented VN */
+	const char *sdp;                         /* pinbridge's offer */
 	const char *username, *password, *realm; /* may be NULL */
-	const char *log_id;    /* the call_sid, for log lines */
+	const char *log_id;                      /* the call_sid, for log lines */
 };
 int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg);
 

@@ -395,8 +395,8 @@ static unsigned leg0_ptime;
 
 static void call_open(struct call *c, enum media_codec codec, uint8_t pt)
 {
-	struct media_leg_cfg c0 = {.codec = codec, .codec_pt = pt, .te_pt = TE_PT,
-	                           .ptime_ms = leg0_ptime};
+	struct media_leg_cfg c0 = {
+	    .codec = codec, .codec_pt = pt, .te_pt = TE_PT, .ptime_ms = leg0_ptime};
 	struct media_leg_cfg c1 = {.codec = MEDIA_PCMA, .codec_pt = G711_PT_PCMA, .te_pt = 96};
 	int rc = ENOSPC;
 

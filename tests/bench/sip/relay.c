@@ -23,7 +23,7 @@
 struct side {
 	int fd;
 	struct sockaddr_in to; /* where the other side's packets go out to */
-	int peer;               /* index of the other side */
+	int peer;              /* index of the other side */
 };
 
 static int sock(const char *ip, unsigned port)
@@ -62,8 +62,10 @@ int main(int argc, char **argv)
 		b->fd = sock(ip, pb);
 		a->peer = (int)n + 1;
 		b->peer = (int)n;
-		a->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)dpa)};
-		b->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)dpb)};
+		a->to =
+		    (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)dpa)};
+		b->to =
+		    (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)dpb)};
 		inet_pton(AF_INET, da, &a->to.sin_addr);
 		inet_pton(AF_INET, db, &b->to.sin_addr);
 		for (size_t k = n; k < n + 2; k++) {
@@ -81,13 +83,15 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > atof(argv[1]))
+		if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
+		    atof(argv[1]))
 			break;
 		int ne = epoll_wait(ep, evs, 1024, 100);
 		for (int i = 0; i < ne; i++) {
 			struct side *from = &s[evs[i].data.u64], *out = &s[from->peer];
 			for (int j = 0; j < BATCH; j++) {
-				iov[j] = (struct iovec){.iov_base = buf[j], .iov_len = sizeof buf[j]};
+				iov[j] =
+				    (struct iovec){.iov_base = buf[j], .iov_len = sizeof buf[j]};
 				m[j].msg_hdr = (struct msghdr){.msg_iov = &iov[j], .msg_iovlen = 1};
 			}
 			int r = recvmmsg(from->fd, m, BATCH, MSG_DONTWAIT, NULL);
@@ -95,8 +99,10 @@ int main(int argc, char **argv)
 				continue;
 			for (int j = 0; j < r; j++) {
 				iov[j].iov_len = m[j].msg_len;
-				m[j].msg_hdr = (struct msghdr){.msg_name = &out->to, .msg_namelen = sizeof out->to,
-				                               .msg_iov = &iov[j], .msg_iovlen = 1};
+				m[j].msg_hdr = (struct msghdr){.msg_name = &out->to,
+				                               .msg_namelen = sizeof out->to,
+				                               .msg_iov = &iov[j],
+				                               .msg_iovlen = 1};
 			}
 			int w = sendmmsg(out->fd, m, (unsigned)r, 0);
 			if (w > 0)

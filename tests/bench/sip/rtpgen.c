@@ -40,12 +40,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PKT 172
+#define PKT      172
 #define PTIME_NS 20000000LL
-#define MAGIC 0x50424e48u /* "PBNH" */
-#define BATCH 64
-#define SBATCH 1024
-#define HIST_US 1000000 /* transit histogram: 1 us buckets up to 1 s */
+#define MAGIC    0x50424e48u /* "PBNH" */
+#define BATCH    64
+#define SBATCH   1024
+#define HIST_US  1000000 /* transit histogram: 1 us buckets up to 1 s */
 
 struct sock {
 	int fd;
@@ -210,7 +210,8 @@ int main(int argc, char **argv)
 		if (f->fd < 0) {
 			/* someone else on this machine holds the port: skip the flow
 			 * (counted), the others still say something */
-			fprintf(stderr, "rtpgen: bind %s:%u: %s (flow skipped)\n", lip, lport, strerror(errno));
+			fprintf(stderr, "rtpgen: bind %s:%u: %s (flow skipped)\n", lip, lport,
+			        strerror(errno));
 			bind_failures++;
 			continue;
 		}
@@ -260,7 +261,8 @@ int main(int argc, char **argv)
 				pkt[0] = 0x80;
 				pkt[1] = 0;
 				uint16_t s = htons(f->seq);
-				uint32_t ts = htonl(f->ts), ss = htonl(f->ssrc), m = MAGIC, idx = (uint32_t)cursor;
+				uint32_t ts = htonl(f->ts), ss = htonl(f->ssrc), m = MAGIC,
+				         idx = (uint32_t)cursor;
 				memcpy(pkt + 2, &s, 2);
 				memcpy(pkt + 4, &ts, 4);
 				memcpy(pkt + 8, &ss, 4);
@@ -273,7 +275,8 @@ int main(int argc, char **argv)
 				siov[ns] = (struct iovec){.iov_base = pkt, .iov_len = PKT};
 				smsg[ns].msg_hdr = (struct msghdr){.msg_name = &f->dst,
 				                                   .msg_namelen = sizeof f->dst,
-				                                   .msg_iov = &siov[ns], .msg_iovlen = 1};
+				                                   .msg_iov = &siov[ns],
+				                                   .msg_iovlen = 1};
 				sflow[ns++] = f;
 				f->seq++;
 				f->ts += 160;
@@ -287,7 +290,8 @@ int main(int argc, char **argv)
 					j++;
 				size_t off = i;
 				while (off < j) {
-					int w = sendmmsg(sflow[i]->fd, &smsg[off], (unsigned)(j - off), 0);
+					int w = sendmmsg(sflow[i]->fd, &smsg[off],
+					                 (unsigned)(j - off), 0);
 					if (w <= 0) {
 						send_errors += j - off;
 						break;
@@ -311,17 +315,21 @@ int main(int argc, char **argv)
 			int fd = evs[i].data.fd, r;
 			do {
 				for (int j = 0; j < BATCH; j++) {
-					riov[j] = (struct iovec){.iov_base = rbuf[j], .iov_len = sizeof rbuf[j]};
-					rmsg[j].msg_hdr = (struct msghdr){.msg_iov = &riov[j], .msg_iovlen = 1,
-					                                  .msg_control = rctl[j],
-					                                  .msg_controllen = sizeof rctl[j]};
+					riov[j] = (struct iovec){.iov_base = rbuf[j],
+					                         .iov_len = sizeof rbuf[j]};
+					rmsg[j].msg_hdr =
+					    (struct msghdr){.msg_iov = &riov[j],
+					                    .msg_iovlen = 1,
+					                    .msg_control = rctl[j],
+					                    .msg_controllen = sizeof rctl[j]};
 				}
 				r = recvmmsg(fd, rmsg, BATCH, MSG_DONTWAIT, NULL);
 				for (int j = 0; j < r; j++) {
 					got(rbuf[j], rmsg[j].msg_len, at);
 					struct cmsghdr *c = CMSG_FIRSTHDR(&rmsg[j].msg_hdr);
 					for (; c; c = CMSG_NXTHDR(&rmsg[j].msg_hdr, c))
-						if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+						if (c->cmsg_level == SOL_SOCKET &&
+						    c->cmsg_type == SO_RXQ_OVFL) {
 							uint32_t d;
 							memcpy(&d, CMSG_DATA(c), sizeof d);
 							ovfl_note(fd, d);
@@ -353,15 +361,17 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	double self_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	printf("BENCH flows=%zu seconds=%.1f sent=%llu received=%llu lost=%llu loss_pct=%.4f "
-	       "rx_pps=%.0f silent_flows=%llu other=%llu send_errors=%llu jitter_mean_us=%.1f "
-	       "jitter_max_us=%.1f transit_p50_us=%.0f transit_p99_us=%.0f transit_over_1s=%llu "
-	       "offered_pct=%.1f bind_failures=%llu gen_cpu_s=%.1f sink_overflow=%llu sockets=%zu\n",
-	       nflows, secs, (unsigned long long)sent, (unsigned long long)rx, (unsigned long long)lost,
-	       sent ? 100.0 * (double)lost / (double)sent : 0.0, (double)rx / secs,
-	       (unsigned long long)zero, (unsigned long long)other, (unsigned long long)send_errors,
-	       jn ? jsum / (double)jn / 1000.0 : 0.0, jmax / 1000.0, pct_us(rx_total, 50),
-	       pct_us(rx_total, 99), (unsigned long long)hist_over, 100.0 * (double)sent / expected,
-	       (unsigned long long)bind_failures, self_cpu, (unsigned long long)rx_overflow, nsocks);
+	printf(
+	    "BENCH flows=%zu seconds=%.1f sent=%llu received=%llu lost=%llu loss_pct=%.4f "
+	    "rx_pps=%.0f silent_flows=%llu other=%llu send_errors=%llu jitter_mean_us=%.1f "
+	    "jitter_max_us=%.1f transit_p50_us=%.0f transit_p99_us=%.0f transit_over_1s=%llu "
+	    "offered_pct=%.1f bind_failures=%llu gen_cpu_s=%.1f sink_overflow=%llu sockets=%zu\n",
+	    nflows, secs, (unsigned long long)sent, (unsigned long long)rx,
+	    (unsigned long long)lost, sent ? 100.0 * (double)lost / (double)sent : 0.0,
+	    (double)rx / secs, (unsigned long long)zero, (unsigned long long)other,
+	    (unsigned long long)send_errors, jn ? jsum / (double)jn / 1000.0 : 0.0, jmax / 1000.0,
+	    pct_us(rx_total, 50), pct_us(rx_total, 99), (unsigned long long)hist_over,
+	    100.0 * (double)sent / expected, (unsigned long long)bind_failures, self_cpu,
+	    (unsigned long long)rx_overflow, nsocks);
 	return 0;
 }
