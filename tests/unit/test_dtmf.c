@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "udp_peer.h"
 #include <spandsp.h>
 
 #include "media/g711.h"
@@ -222,11 +224,6 @@ static void test_inband_rejects(void **state)
 
 /* --- Collection on a session ---------------------------------------------- */
 
-struct peer {
-	int rtp, rtcp;
-	uint16_t port;
-};
-
 struct call {
 	struct media_ports *ports;
 	struct media_engine *eng;
@@ -286,46 +283,6 @@ static void wait_digits(struct call *c, size_t want, enum media_dtmf_route route
 	out[got.n] = '\0';
 	got.n = 0;
 	pthread_mutex_unlock(&got.lock);
-}
-
-static struct sockaddr_in addr_of(uint16_t port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return sa;
-}
-
-static int bind_port(uint16_t port)
-{
-	struct sockaddr_in sa = addr_of(port);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-static uint16_t random_even_port(void)
-{
-	return (uint16_t)(20000 + 2 * (rand() % 20000));
-}
-
-static void peer_open(struct peer *p)
-{
-	for (int tries = 0; tries < 100; tries++) {
-		p->port = random_even_port();
-		p->rtp = bind_port(p->port);
-		if (p->rtp < 0)
-			continue;
-		p->rtcp = bind_port((uint16_t)(p->port + 1));
-		if (p->rtcp >= 0)
-			return;
-		close(p->rtp);
-	}
-	fail_msg("no free port pair for a test peer");
 }
 
 /* The caller's leg (codec, te_pt) from its offer; the callee unknown. */

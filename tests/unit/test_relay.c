@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "udp_peer.h"
+
 #include "media/g711.h"
 #include "media/media.h"
 #include "media/rtcp.h"
@@ -25,11 +27,6 @@
 
 #define WAIT_MS  2000 /* generous bound for anything that should arrive */
 #define QUIET_MS 300  /* how long we listen for what must not arrive */
-
-struct peer {
-	int rtp, rtcp;
-	uint16_t port; /* rtp; rtcp is port + 1, as the engine assumes */
-};
 
 struct relay {
 	struct media_ports *ports;
@@ -45,53 +42,7 @@ static struct in_addr loopback(void)
 	return ip;
 }
 
-static struct sockaddr_in addr_of(uint16_t port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	sa.sin_addr = loopback();
-	return sa;
-}
-
-static int bind_port(uint16_t port)
-{
-	struct sockaddr_in sa = addr_of(port);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-static uint16_t random_even_port(void)
-{
-	return (uint16_t)(20000 + 2 * (rand() % 20000));
-}
-
 /* A peer on an even/odd pair, retried elsewhere when taken. */
-static void peer_open(struct peer *p)
-{
-	for (int tries = 0; tries < 100; tries++) {
-		p->port = random_even_port();
-		p->rtp = bind_port(p->port);
-		if (p->rtp < 0)
-			continue;
-		p->rtcp = bind_port((uint16_t)(p->port + 1));
-		if (p->rtcp >= 0)
-			return;
-		close(p->rtp);
-	}
-	fail_msg("no free port pair for a test peer");
-}
-
-static void peer_close(struct peer *p)
-{
-	close(p->rtp);
-	close(p->rtcp);
-}
-
 static void cfg_init(struct media_leg_cfg *c, const struct peer *p, enum media_codec codec,
                      uint8_t pt, int te_pt)
 {

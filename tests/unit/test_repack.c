@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "udp_peer.h"
+
 #include "media/g711.h"
 #include "media/media.h"
 #include "media/media_int.h"
@@ -29,57 +31,12 @@
 #define QUIET_MS 300  /* how long we listen for what must not arrive */
 #define TE_PT    101
 
-struct peer {
-	int rtp, rtcp;
-	uint16_t port;
-};
-
 struct relay {
 	struct media_ports *ports;
 	struct media_engine *eng;
 	struct media_session *sess;
 	struct peer a, b;
 };
-
-static struct sockaddr_in addr_of(uint16_t port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return sa;
-}
-
-static int bind_port(uint16_t port)
-{
-	struct sockaddr_in sa = addr_of(port);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-static uint16_t random_even_port(void)
-{
-	return (uint16_t)(20000 + 2 * (rand() % 20000));
-}
-
-static void peer_open(struct peer *p)
-{
-	for (int tries = 0; tries < 100; tries++) {
-		p->port = random_even_port();
-		p->rtp = bind_port(p->port);
-		if (p->rtp < 0)
-			continue;
-		p->rtcp = bind_port((uint16_t)(p->port + 1));
-		if (p->rtcp >= 0)
-			return;
-		close(p->rtp);
-	}
-	fail_msg("no free port pair for a test peer");
-}
 
 static void cfg_init(struct media_leg_cfg *c, const struct peer *p, enum media_codec codec,
                      uint8_t pt, int te_pt, unsigned ptime_ms)

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "udp_peer.h"
+
 #include "media/g711.h"
 #include "media/media.h"
 #include "media/rtp.h"
@@ -29,11 +31,6 @@
 /* 2 cos(2 pi f / 8000) for the Goertzel filter (no libm in the tests). */
 #define COEF_400HZ  1.9021130326 /* 2 cos(18 deg) */
 #define COEF_1000HZ 1.4142135624 /* 2 cos(45 deg) */
-
-struct peer {
-	int rtp, rtcp;
-	uint16_t port;
-};
 
 struct call {
 	struct media_ports *ports;
@@ -54,52 +51,6 @@ static int64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct sockaddr_in addr_of(uint16_t port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return sa;
-}
-
-static int bind_port(uint16_t port)
-{
-	struct sockaddr_in sa = addr_of(port);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-static uint16_t random_even_port(void)
-{
-	return (uint16_t)(20000 + 2 * (rand() % 20000));
-}
-
-static void peer_open(struct peer *p)
-{
-	for (int tries = 0; tries < 100; tries++) {
-		p->port = random_even_port();
-		p->rtp = bind_port(p->port);
-		if (p->rtp < 0)
-			continue;
-		p->rtcp = bind_port((uint16_t)(p->port + 1));
-		if (p->rtcp >= 0)
-			return;
-		close(p->rtp);
-	}
-	fail_msg("no free port pair for a test peer");
-}
-
-static void peer_close(struct peer *p)
-{
-	close(p->rtp);
-	close(p->rtcp);
 }
 
 /* p NULL: a leg whose address is not known yet (the callee before its
