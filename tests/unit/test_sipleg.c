@@ -304,6 +304,32 @@ static void bad_dial_requests_are_refused(void **state)
 	assert_int_equal(r.seen.nev, 0);
 }
 
+/* A forking proxy: two 180s, then two 200s with different tags. The first
+ * is the leg's answer; the second is ACKed and BYEd by the stack (nta's
+ * orphan-2xx handling) and never reported (the scenario checks the tags). */
+static void second_forked_200_is_acked_and_byed(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+	sip_call_t leg;
+	int answered = 0;
+
+	(void)state;
+	rig_start(&r);
+	uas_start(&u, "leg_fork");
+	leg = dial(&r, &u, NULL, NULL, NULL);
+	assert_int_equal(wait_events(&r.seen, 3), 0);
+	usleep(300000); /* the second 200 and its BYE come and go */
+	for (int i = 0; i < r.seen.nev; i++)
+		answered += r.seen.ev[i].kind == SIP_LEG_ANSWERED;
+	assert_int_equal(answered, 1);
+	assert_int_equal(r.seen.ev[r.seen.nev - 1].kind, SIP_LEG_ANSWERED);
+	assert_non_null(strstr(r.seen.ev[r.seen.nev - 1].sdp, "m=audio 40200 "));
+	hangup(&r, leg);
+	assert_int_equal(uas_wait(&u), 0);
+	rig_stop(&r);
+}
+
 static void unreachable_trunk_fails_the_leg(void **state)
 {
 	struct rig r;
@@ -326,6 +352,7 @@ int main(void)
 	    cmocka_unit_test(bad_dial_requests_are_refused),
 	    cmocka_unit_test(answered_leg_carries_our_identity_and_their_sdp),
 	    cmocka_unit_test(busy_callee_fails_the_leg_with_486),
+	    cmocka_unit_test(second_forked_200_is_acked_and_byed),
 	    cmocka_unit_test(proxy_with_transport_tcp_is_dialled_over_tcp),
 	    cmocka_unit_test(advertised_address_names_us_behind_nat),
 	    cmocka_unit_test(early_media_then_answer),
