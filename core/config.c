@@ -33,6 +33,8 @@ static int config_defaults(struct config *c)
 	c->port_max = 32767;
 	c->port_quarantine_ms = 8000;
 	c->sip_drain_ms = 30000;
+	c->sip_session_expires_ms = 1800000;
+	c->sip_min_se_ms = 90000;
 	c->sweep_interval_ms = 200;
 	return 0;
 }

@@ -100,6 +100,9 @@ struct config {
 	size_t nsip_listen;
 	char sip_advertise[CONFIG_STR];
 	int64_t sip_drain_ms; /* SIGTERM: how long calls in progress may go on */
+	/* RFC 4028: the session interval we ask for (0: none of our own) and
+	 * the shortest we accept; whole seconds on the wire, rounded up. */
+	int64_t sip_session_expires_ms, sip_min_se_ms;
 	char media_ip[64];
 	char media_advertise[64];
 	int port_min, port_max;

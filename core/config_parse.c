@@ -343,7 +343,8 @@ static int parse_http(const struct cfg_ctx *x, const config_setting_t *root, str
 
 static int parse_sip(const struct cfg_ctx *x, const config_setting_t *root, struct config *c)
 {
-	static const char *const known[] = {"listen", "advertise", "drain", NULL};
+	static const char *const known[] = {"listen",          "advertise", "drain",
+	                                    "session_expires", "min_se",    NULL};
 	const config_setting_t *g, *list;
 	char path[64];
 	int rc;
@@ -353,8 +354,19 @@ static int parse_sip(const struct cfg_ctx *x, const config_setting_t *root, stru
 	cfg_warn_unknown(x, g, "sip.", known);
 	if ((rc = cfg_str(x, g, "sip.", "advertise", c->sip_advertise, sizeof(c->sip_advertise))) ||
 	    (rc = cfg_dur(x, g, "sip.", "drain", &c->sip_drain_ms, false)) ||
+	    (rc = cfg_dur(x, g, "sip.", "session_expires", &c->sip_session_expires_ms, false)) ||
+	    (rc = cfg_dur(x, g, "sip.", "min_se", &c->sip_min_se_ms, true)) ||
 	    (rc = cfg_strlist(x, g, "sip.", "listen", &list)))
 		return rc;
+	/* Sofia would silently raise the interval it asks for to min_se. */
+	if (c->sip_session_expires_ms && c->sip_session_expires_ms < c->sip_min_se_ms) {
+		const config_setting_t *se = config_setting_get_member(g, "session_expires");
+
+		return cfg_fail(x, se ? se : config_setting_get_member(g, "min_se"),
+		                se ? "sip.session_expires" : "sip.min_se",
+		                "sip.session_expires must be 0 (no session timer of our own) or "
+		                "at least sip.min_se");
+	}
 	if (!list)
 		return 0;
 	size_t n = (size_t)config_setting_length(list);

@@ -47,6 +47,16 @@ struct sip_opts {
 	const char *advertise;
 	const struct sip_trunk_acl *trunks;
 	size_t ntrunks;
+	/* RFC 4028 session timers (config sip.session_expires, sip.min_se), in
+	 * ms; the wire carries whole seconds, so both are rounded up (1 s at
+	 * least). session_expires_ms: the interval asked for in our INVITEs and
+	 * the longest granted to a caller; 0: none of our own (a caller's
+	 * request is still honoured). min_se_ms: shorter requests get 422;
+	 * 0: 90 s. The refresher refreshes at half the interval by UPDATE
+	 * without SDP; when the peer refreshes and does not, nua BYEs the
+	 * session shortly before it expires (reported as the call's or leg's
+	 * end). */
+	int64_t session_expires_ms, min_se_ms;
 };
 
 /* A call handle: names one inbound INVITE on the SIP thread; never 0. */

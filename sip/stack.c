@@ -89,6 +89,8 @@ int sip_opts_copy(struct sip_opts *dst, const struct sip_opts *src)
 	}
 	if (!dup_opt(&dst->advertise, src->advertise))
 		return ENOMEM;
+	dst->session_expires_ms = src->session_expires_ms;
+	dst->min_se_ms = src->min_se_ms;
 	/* ntrunks counts a failed copy too, so opts_free() frees its parts. */
 	while (dst->ntrunks < src->ntrunks) {
 		size_t i = dst->ntrunks++;
@@ -189,6 +191,57 @@ static void nua_event(nua_event_t event, int status, char const *phrase, nua_t *
 	sip_call_event(event, status, phrase, nua, sip, nh, call, s, tags);
 }
 
+/* The host part of sip_opts.advertise ("host", "host:port", "[v6]:port"),
+ * its port in *port ("" when none). */
+static void advertise_split(const char *adv, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *end = adv[0] == '[' ? strchr(adv, ']') : NULL;
+	const char *colon = end ? strchr(end, ':') : strchr(adv, ':');
+
+	if (colon && !end && strchr(colon + 1, ':'))
+		colon = NULL; /* a bare IPv6 address */
+	snprintf(host, hlen, "%.*s", colon ? (int)(colon - adv) : (int)strlen(adv), adv);
+	snprintf(port, plen, "%s", colon ? colon + 1 : "");
+}
+
+/* Behind NAT the listen URL names us by sip.advertise and binds its
+ * ";maddr=": "sip:127.0.0.1:5060;transport=udp" with advertise
+ * "pb.example" becomes "sip:pb.example:5060;maddr=127.0.0.1;transport=udp".
+ * nta_agent_add_tport() then binds tport to maddr and keeps the URL's host
+ * as the transport's canonical name, and agent_init_via() writes that name
+ * into the Via of every request (and the Contact nua derives from it, in
+ * requests and in responses to inbound INVITEs). The Via's port is always
+ * the bound socket's (tport_get_address()): an advertised port that differs
+ * from the listen port reaches only From, P-Asserted-Identity and the
+ * Contact of outbound INVITEs (leg.c), so it is logged. */
+static int advertise_url(const char *advertise, char *url, size_t len)
+{
+	char host[256], aport[16], bind[300], *semi, *hp, *colon;
+	const char *params;
+	bool bare6;
+	int n;
+
+	advertise_split(advertise, host, sizeof(host), aport, sizeof(aport));
+	semi = strchr(url, ';');
+	params = semi ? semi : "";
+	snprintf(bind, sizeof(bind), "%.*s", semi ? (int)(semi - url) : (int)strlen(url), url);
+	hp = bind + 4; /* after "sip:" */
+	colon = hp[0] == '[' ? strchr(hp, ']') : hp;
+	colon = colon ? strrchr(colon, ':') : NULL;
+	if (!colon)
+		return EINVAL;
+	*colon = '\0';
+	if (aport[0] && strcmp(aport, colon + 1) != 0)
+		log_warn(MOD,
+		         "sip.advertise port %s differs from the listen port %s: Via and nua's "
+		         "Contact carry %s (Sofia names a transport by the port it bound)",
+		         aport, colon + 1, colon + 1);
+	bare6 = host[0] != '[' && strchr(host, ':'); /* a bare IPv6 address: bracket it */
+	n = snprintf(url, len, "sip:%s%s%s:%s;maddr=%s%s", bare6 ? "[" : "", host, bare6 ? "]" : "",
+	             colon + 1, hp, params);
+	return n < 0 || (size_t)n >= len ? EINVAL : 0;
+}
+
 /* nua binds at most two URLs (NUTAG_URL and NUTAG_SIPS_URL; a repeated
  * NUTAG_URL replaces the earlier one). A URL without ";transport=" binds
  * both UDP and TCP, so udp and tcp entries on one ADDR:PORT share a URL. */
@@ -224,7 +277,22 @@ static int listen_urls(const struct sip_opts *o, char urls[2][300])
 		}
 		snprintf(urls[n++], sizeof(urls[0]), "%s", url);
 	}
+	for (int k = 0; o->advertise && o->advertise[0] && k < n; k++) {
+		if (advertise_url(o->advertise, urls[k], sizeof(urls[0]))) {
+			log_err(MOD, "sip.advertise \"%s\" does not fit a listen URL",
+			        o->advertise);
+			return -EINVAL;
+		}
+	}
 	return n;
+}
+
+/* Whole seconds for RFC 4028's delta-seconds, rounded up; 0 stays 0. */
+static unsigned timer_secs(int64_t ms)
+{
+	if (ms <= 0)
+		return 0;
+	return ms >= (int64_t)UINT32_MAX * 1000 ? UINT32_MAX : (unsigned)((ms + 999) / 1000);
 }
 
 /* Sofia parses P-Asserted-Identity and its other extension headers only
@@ -253,11 +321,17 @@ static nua_t *nua_make(struct sip *sip, int *rc)
 	 * (403) rather than nua's 405: nua rejects MESSAGE itself with
 	 * NUTAG_ENABLEMESSAGE(0), and REFER is handed to us by APPL_METHOD.
 	 * A session timer we refresh (RFC 4028) uses UPDATE without SDP: a
-	 * re-INVITE from nua would carry no offer, as media is ours. */
+	 * re-INVITE from nua would carry no offer, as media is ours.
+	 * NUTAG_SESSION_TIMER(0) is set, not left out: unset, nua still caps
+	 * a caller's interval at its own default of 1800 s, and its min_se
+	 * default is 120 s. nua's refresh timer ticks once a second, so the
+	 * shortest useful interval is about 2 s (refresh at 1 s). */
 	nua = nua_create(
 	    sip->root, nua_event, sip, TAG_IF(n > 0, NUTAG_URL(urls[0])),
 	    TAG_IF(n > 1, NUTAG_SIPS_URL(urls[1])), NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0),
 	    NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0), NUTAG_UPDATE_REFRESH(1),
+	    NUTAG_SESSION_TIMER(timer_secs(sip->opts.session_expires_ms)),
+	    NUTAG_MIN_SE(sip->opts.min_se_ms > 0 ? timer_secs(sip->opts.min_se_ms) : 90),
 	    SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK, "
 	                     "MESSAGE, REFER"),
 	    NUTAG_APPL_METHOD("REFER"), SIPTAG_USER_AGENT_STR("pinbridge/0.1"), TAG_END());

@@ -265,23 +265,37 @@ struct rig {
 	int port;
 };
 
-static const char *rig_advertise; /* sip_opts.advertise of the next rig */
+/* sip_opts.advertise of the next rig; a "%d" in it is the rig's port. */
+static const char *rig_advertise;
+/* sip_opts.session_expires_ms and min_se_ms of the next rig. */
+static int64_t rig_session_expires_ms, rig_min_se_ms;
 
 static inline void rig_start_reg(struct rig *r, const struct sip_trunk_acl *trunk)
 {
-	char udp[48], tcp[48];
+	char udp[48], tcp[48], adv[128];
 	const char *listen[2] = {udp, tcp};
 	struct sip_opts o = {.listen = listen,
 	                     .nlisten = 2,
-	                     .advertise = rig_advertise,
+	                     .advertise = rig_advertise ? adv : NULL,
 	                     .trunks = trunk,
-	                     .ntrunks = !!trunk};
+	                     .ntrunks = !!trunk,
+	                     .session_expires_ms = rig_session_expires_ms,
+	                     .min_se_ms = rig_min_se_ms};
 
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->seen.lock, NULL);
 	pthread_cond_init(&r->seen.cond, NULL);
 	r->port = free_port("127.0.0.1");
 	assert_true(r->port > 0);
+	if (rig_advertise) {
+		const char *pct = strstr(rig_advertise, "%d");
+
+		if (pct)
+			snprintf(adv, sizeof(adv), "%.*s%d%s", (int)(pct - rig_advertise),
+			         rig_advertise, r->port, pct + 2);
+		else
+			snprintf(adv, sizeof(adv), "%s", rig_advertise);
+	}
 	snprintf(udp, sizeof(udp), "udp:127.0.0.1:%d", r->port);
 	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", r->port);
 	assert_int_equal(sip_start(&r->sip, &o, &callbacks, &r->seen), 0);

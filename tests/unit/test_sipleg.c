@@ -53,6 +53,7 @@ static void advertised_address_names_us_behind_nat(void **state)
 {
 	struct rig r;
 	struct uas u = {0};
+	char via[96];
 
 	(void)state;
 	rig_advertise = "pb.example:5070";
@@ -65,6 +66,42 @@ static void advertised_address_names_us_behind_nat(void **state)
 	/* The scenario checks From, P-Asserted-Identity and Contact. */
 	assert_int_equal(uas_wait(&u), 0);
 	assert_null(strstr(uas_log(&u), "@127.0.0.1"));
+	/* Via names the advertised host too, but with the port Sofia bound
+	 * (stack.c advertise_url()): an advertised port of its own cannot
+	 * reach Via. */
+	snprintf(via, sizeof(via), "Via: SIP/2.0/UDP pb.example:%d;", r.port);
+	assert_non_null(strstr(uas_log(&u), via));
+	assert_null(strstr(uas_log(&u), "Via: SIP/2.0/UDP 127.0.0.1"));
+	rig_stop(&r);
+}
+
+/* The usual NAT set-up, the public port forwarded to the same local one:
+ * every request names pinbridge by the advertised host:port, in Via as in
+ * Contact, and the callee's responses come back through the socket bound
+ * on the private address (maddr). */
+static void advertised_host_and_port_name_us_in_via_and_contact(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+	char want[128];
+	const char *log;
+
+	(void)state;
+	rig_advertise = "pb.example:%d";
+	rig_start(&r);
+	rig_advertise = NULL;
+	uas_start(&u, "st_advertise");
+	dial(&r, &u, NULL, NULL, NULL);
+	assert_int_equal(wait_events(&r.seen, 1), 0);
+	assert_int_equal(r.seen.ev[0].status, 486);
+	assert_int_equal(uas_wait(&u), 0);
+	log = uas_log(&u);
+	snprintf(want, sizeof(want), "Via: SIP/2.0/UDP pb.example:%d;", r.port);
+	assert_non_null(strstr(log, want));
+	assert_non_null(strstr(strstr(log, want) + 1, want)); /* the ACK's too */
+	snprintf(want, sizeof(want), "Contact: <sip:" VN "@pb.example:%d>", r.port);
+	assert_non_null(strstr(log, want));
+	assert_null(strstr(log, "@127.0.0.1"));
 	rig_stop(&r);
 }
 
@@ -355,6 +392,7 @@ int main(void)
 	    cmocka_unit_test(second_forked_200_is_acked_and_byed),
 	    cmocka_unit_test(proxy_with_transport_tcp_is_dialled_over_tcp),
 	    cmocka_unit_test(advertised_address_names_us_behind_nat),
+	    cmocka_unit_test(advertised_host_and_port_name_us_in_via_and_contact),
 	    cmocka_unit_test(early_media_then_answer),
 	    cmocka_unit_test(reliable_early_media_is_pracked),
 	    cmocka_unit_test(challenge_of_our_realm_is_answered_once),

@@ -168,6 +168,39 @@ static void reinvite_of_an_answered_call_gets_our_sdp(void **state)
 	assert_int_equal(r.seen.nended, 0);
 }
 
+/* Behind NAT (public port = listen port): our responses to an inbound
+ * INVITE carry Contact with the advertised host:port, and our BYE a Via
+ * naming it. */
+static void inbound_answer_names_the_advertised_address(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+	char want[128];
+	const char *log, *ok;
+
+	(void)state;
+	rig_advertise = "pb.example:%d";
+	rig_start(&r);
+	rig_advertise = NULL;
+	sipp_start(&u, "leg_in_answer", r.port);
+	assert_int_equal(wait_count(&r.seen, &r.seen.ninvite, 1), 0);
+	assert_int_equal(answer(&r, r.seen.call, 183, ANSWER_SDP("30183")), 0);
+	assert_int_equal(answer(&r, r.seen.call, 200, ANSWER_SDP("30200")), 0);
+	usleep(300000); /* the ACK */
+	hangup(&r, r.seen.call);
+	assert_int_equal(uas_wait(&u), 0);
+	rig_stop(&r);
+	log = uas_log(&u);
+	ok = strstr(log, "SIP/2.0 200 OK");
+	assert_non_null(ok);
+	snprintf(want, sizeof(want), "Contact: <sip:pb.example:%d", r.port);
+	assert_non_null(strstr(ok, want));
+	assert_non_null(strstr(log, "BYE sip:"));
+	snprintf(want, sizeof(want), "Via: SIP/2.0/UDP pb.example:%d;", r.port);
+	assert_non_null(strstr(strstr(log, "BYE sip:"), want));
+	assert_null(strstr(log, "Contact: <sip:127.0.0.1"));
+}
+
 static void inbound_hung_up_before_answer_gets_480(void **state)
 {
 	struct rig r;
@@ -193,6 +226,7 @@ int main(void)
 	    cmocka_unit_test(refused_register_is_counted),
 	    cmocka_unit_test(inbound_answered_with_our_sdp_then_byed),
 	    cmocka_unit_test(inbound_hung_up_before_answer_gets_480),
+	    cmocka_unit_test(inbound_answer_names_the_advertised_address),
 	    cmocka_unit_test(reinvite_of_an_answered_leg_gets_our_sdp),
 	    cmocka_unit_test(update_of_an_answered_leg_gets_200),
 	    cmocka_unit_test(reinvite_of_an_answered_call_gets_our_sdp),
