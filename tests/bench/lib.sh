@@ -47,3 +47,46 @@ wait_http() { # wait_http URL: up to 10 s
 	done
 	return 1
 }
+
+free_udp_on() { # free_udp_on IP: a free UDP port on IP
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
+}
+
+tck=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; } # user + system
+
+# pb_start: runs $B/pinbridge on $work/pinbridge.conf with its data in
+# $work/data, HTTP on a free TCP port ($port) and SIP on a free UDP port
+# ($sport) of 127.0.0.1, in $work with core dumps on (if it crashes, the
+# script can show where), log in $work/pinbridge.log; sets pb to its pid
+# (killed on exit) and waits for /healthz.
+pb_start() {
+	port=$(free_port)
+	sport=$(free_udp_on 127.0.0.1)
+	mkdir -p "$work/data"
+	(cd "$work" && ulimit -c unlimited 2>/dev/null
+	exec "$B/pinbridge" --config "$work/pinbridge.conf" --data "$work/data" --http "127.0.0.1:$port" \
+		--sip "127.0.0.1:$sport" >"$work/pinbridge.log" 2>&1) &
+	pb=$!
+	pids+=("$pb")
+	if ! wait_http "http://127.0.0.1:$port/healthz"; then
+		cat "$work/pinbridge.log" >&2
+		die "pinbridge did not answer /healthz"
+	fi
+}
+
+# pb_crash_report: if pinbridge died or logged an assertion, prints its
+# log's tail and a backtrace from its core dump (stderr).
+pb_crash_report() {
+	local c
+	if ! kill -0 "$pb" 2>/dev/null || grep -qiE 'assert|abort|fatal|crit' "$work/pinbridge.log"; then
+		echo "bench: pinbridge log (last 40 lines):" >&2
+		tail -n 40 "$work/pinbridge.log" >&2
+		for c in "$work"/core*; do
+			[ -f "$c" ] && command -v gdb >/dev/null || continue
+			echo "bench: pinbridge crashed; backtrace from $c:" >&2
+			gdb -batch -ex 'thread apply all bt' "$B/pinbridge" "$c" 2>&1 | grep -E '^(#|Thread|Program)' >&2
+		done
+	fi
+}

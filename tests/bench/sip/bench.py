@@ -1,29 +1,49 @@
 #!/usr/bin/env python3
 """Helpers for the call benchmarks (standard library only).
 
-  bench.py alloc HTTP_PORT TENANT KEY TOKEN VN_FIRST VN_COUNT N CSV [RTP_BASE [RTP_STEP]]
+  bench.py alloc HTTP_PORT TENANT KEY TOKEN VN_FIRST VN_COUNT N CSV [RTP_BASE [RTP_STEP]] [pin=PIN]
       creates N direct allocations (A +9190xxxxxxxx, VN round-robin over the
       pool, B +9180xxxxxxxx) from 16 threads and writes SIPp's caller
       injection file: "caller;vn;rtp_port" (rtp_port = RTP_BASE + RTP_STEP*i,
       RTP_STEP 2 by default, 0 for one port for every call; a fixed 4000
-      without RTP_BASE). Prints "BENCH created=N seconds=S".
-  bench.py rtt FILE...
-      SIPp -trace_rtt files: prints "n=... p50_ms=... p99_ms=... max_ms=...".
-  bench.py stat FILE
-      the last line of a SIPp -trace_stat file: prints "created=...
-      succeeded=... failed=... retrans=... recv_timeouts=... unexpected=...
-      elapsed=SECONDS".
+      without RTP_BASE). With pin=PIN (anywhere after CSV), side A gets that
+      PIN (for a tenant with pin.a on: A's calls go through the IVR) and a
+      fourth field, the callee B, ends each line. Prints "BENCH created=N
+      seconds=S".
+  bench.py dtmfpcap DIGITS OUT [LEAD_MS [GAP_MS]]
+      writes a pcap (Ethernet/IPv4/UDP, for SIPp's play_pcap_audio) of the
+      digits as RFC 4733 events, payload type 101, the way pbdtmf.py's
+      send_rfc4733 keys them: per digit 5 packets 20 ms apart (marker on the
+      first), 3 end packets 20 ms after the fifth, GAP_MS (100) of nothing;
+      LEAD_MS (0) before the first. Prints "first_ms=... last_start_ms=...
+      last_end_ms=... length_ms=...": offsets from the first packet in the
+      file (SIPp plays from it) of the last digit's first packet and of its
+      first end packet.
+  bench.py join CALLER_LOG CALLEE_LOG [MAP] [offset=NAME:MS]...
+      SIPp -trace_logs lines "MARK caller sec usec" (the caller's wall clock
+      at a point of its scenario) and "INVITE user sec usec" (the callee's,
+      at each INVITE, with the Request-URI user): joins each mark with the
+      first INVITE for the caller's callee (MAP: an injection file with the
+      callee in field 3; without it the mark names the callee) and prints
+      "marks=N invites=N joined=N" and per offset "NAME_p50_ms=...
+      NAME_p99_ms=... NAME_min_ms=... NAME_max_ms=...": INVITE time - (mark
+      + MS).
 """
 import base64
 import concurrent.futures
 import csv
 import json
+import os
+import struct
 import sys
 import time
 import urllib.request
 
 
 def alloc(args):
+    opts = dict(a.split("=", 1) for a in args[8:] if "=" in a)
+    args = [a for a in args if "=" not in a]
+    pin = opts.get("pin")
     port, tenant, key, token, vn_first, vn_count, n, out = args[:8]
     rtp_base = int(args[8]) if len(args) > 8 else None
     rtp_step = int(args[9]) if len(args) > 9 else 2
@@ -36,8 +56,11 @@ def alloc(args):
 
     def create(i):
         a, vn, b = rows[i]
+        side_a = {"numbers": [a], "vns": [vn]}
+        if pin:
+            side_a["pin"] = pin
         body = json.dumps({"transaction_id": "bench-%d-%d" % (time.time_ns(), i),
-                           "a": {"numbers": [a], "vns": [vn]}, "b": {"numbers": [b]},
+                           "a": side_a, "b": {"numbers": [b]},
                            "usage": "twoway"}).encode()
         req = urllib.request.Request(url, data=body, method="POST", headers={
             "Authorization": auth, "Content-Type": "application/json"})
@@ -59,8 +82,9 @@ def alloc(args):
     secs = time.monotonic() - t0
     with open(out, "w") as f:
         f.write("SEQUENTIAL\n")
-        for i, (a, vn, _) in enumerate(rows):
-            f.write("%s;%s;%d;\n" % (a, vn, 4000 if rtp_base is None else rtp_base + rtp_step * i))
+        for i, (a, vn, b) in enumerate(rows):
+            f.write("%s;%s;%d;%s\n" % (a, vn, 4000 if rtp_base is None else rtp_base + rtp_step * i,
+                                       b + ";" if pin else ""))
     print("BENCH created=%d seconds=%.2f" % (ok, secs))
     return 0 if ok == n else 1
 
@@ -111,6 +135,118 @@ def stat(fn):
     return 0
 
 
+def dtmfpcap(args):
+    """RFC 4733 digits as a pcap SIPp plays from its media port (it keeps
+    the RTP as is and rewrites the addresses and ports)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "integration"))
+    from pbdtmf import event_code  # noqa: E402 - the tests' own key codes
+
+    digits, out = args[0], args[1]
+    lead = int(args[2]) if len(args) > 2 else 0
+    gap = int(args[3]) if len(args) > 3 else 100
+    pt, ssrc, volume = 101, 0x5EED4733, 10
+    pkts = []  # (ms, rtp bytes)
+    t, seq, ts = lead, 1, 16000
+    last_start = last_end = 0
+    for d in digits:
+        code = event_code(d)
+        dur = 0
+        last_start = t
+        for k in range(5):
+            dur += 160
+            hdr = struct.pack("!BBHII", 0x80, (0x80 if k == 0 else 0) | pt, seq, ts, ssrc)
+            pkts.append((t + 20 * k, hdr + struct.pack("!BBH", code, volume, dur)))
+            seq += 1
+        last_end = t + 100
+        for _ in range(3):
+            hdr = struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc)
+            pkts.append((last_end, hdr + struct.pack("!BBH", code, 0x80 | volume, dur)))
+            seq += 1
+        ts += dur + gap * 8
+        t = last_end + gap
+    src, dst = bytes([127, 0, 0, 2]), bytes([127, 0, 0, 1])
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for ms, rtp in pkts:
+            udp = struct.pack("!HHHH", 6000, 20000, 8 + len(rtp), 0) + rtp
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, dst)
+            csum = sum(struct.unpack("!10H", ip))
+            csum = (csum & 0xFFFF) + (csum >> 16)
+            csum = (csum & 0xFFFF) + (csum >> 16)
+            ip = ip[:10] + struct.pack("!H", ~csum & 0xFFFF) + ip[12:]
+            frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
+            sec = 1700000000 + ms // 1000
+            f.write(struct.pack("<IIII", sec, (ms % 1000) * 1000, len(frame), len(frame)) + frame)
+    first = pkts[0][0]
+    print("first_ms=%d last_start_ms=%d last_end_ms=%d length_ms=%d"
+          % (first, last_start - first, last_end - first, pkts[-1][0] - first))
+    return 0
+
+
+def _marks(fn, word):
+    out = {}
+    with open(fn, errors="replace") as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 4 and p[0] == word:
+                try:
+                    out.setdefault(p[1], []).append(float(p[2]) + float(p[3]) / 1e6)
+                except ValueError:
+                    pass
+    return out
+
+
+def join(args):
+    """Caller marks ("MARK caller sec usec") against callee INVITEs
+    ("INVITE user sec usec"): latency = INVITE time - mark - offset, one
+    figure per offset (ms after the mark: e.g. the last digit's start and
+    end in the pcap). A caller with no INVITE for its callee is missing."""
+    caller_log, callee_log = args[0], args[1]
+    mapfile = None
+    offsets = []
+    for a in args[2:]:
+        if a.startswith("offset="):
+            name, ms = a[7:].split(":")
+            offsets.append((name, float(ms)))
+        else:
+            mapfile = a
+    if not offsets:
+        offsets = [("lat", 0.0)]
+    callee_of = {}
+    if mapfile:
+        with open(mapfile) as f:
+            for row in csv.reader(f, delimiter=";"):
+                if len(row) >= 4 and row[0] != "SEQUENTIAL":
+                    callee_of[row[0]] = row[3]
+    marks = _marks(caller_log, "MARK")
+    invites = _marks(callee_log, "INVITE")
+    for v in invites.values():
+        v.sort()
+    lat = []  # ms from the mark
+    nmarks = 0
+    for caller, ts in marks.items():
+        callee = callee_of.get(caller, caller)
+        inv = invites.get(callee, [])
+        for t in sorted(ts):
+            nmarks += 1
+            # the first INVITE for this callee after the call started
+            # (the mark is at most a few seconds before it)
+            later = [x for x in inv if x > t - 1.0]
+            if later:
+                lat.append(1000.0 * (later[0] - t))
+                inv.remove(later[0])
+    lat.sort()
+    out = ["marks=%d invites=%d joined=%d" % (nmarks, sum(len(v) for v in _marks(callee_log, "INVITE").values()), len(lat))]
+    for name, off in offsets:
+        v = [x - off for x in lat]
+        out.append("%s_p50_ms=%.1f %s_p99_ms=%.1f %s_min_ms=%.1f %s_max_ms=%.1f"
+                   % (name, pct(v, 50), name, pct(v, 99), name, v[0] if v else float("nan"),
+                      name, v[-1] if v else float("nan")))
+    print(" ".join(out))
+    return 0
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "alloc":
@@ -119,4 +255,8 @@ if __name__ == "__main__":
         sys.exit(rtt(sys.argv[2:]))
     if cmd == "stat":
         sys.exit(stat(sys.argv[2]))
+    if cmd == "dtmfpcap":
+        sys.exit(dtmfpcap(sys.argv[2:]))
+    if cmd == "join":
+        sys.exit(join(sys.argv[2:]))
     sys.exit("unknown command " + cmd)

@@ -46,12 +46,6 @@ for p in rtpgen relay; do
 	gcc -std=c11 -O2 -Wall -Wextra -Werror -o "$work/$p" "$here/$p.c" || die "cannot build $p"
 done
 
-free_udp_on() { # free_udp_on IP
-	python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
-}
-tck=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_kb() { sed -n 's/^VmRSS:\s*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
 metric() { # metric NAME: the sum of a pinbridge metric's series
 	curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" \
@@ -76,20 +70,8 @@ tenants = ( {
   ring_timeout = "10s"; max_hunt = "20s"; rtp_timeout = "300s";
 } );
 EOC
-port=$(free_port)
-sport=$(free_udp_on 127.0.0.1)
-mkdir -p "$work/data"
+pb_start
 echo "== pinbridge on 127.0.0.1 (http $port, sip $sport), callee SIPp on $CALLEE_IP:$uport"
-# In $work with core dumps on: if pinbridge crashes, the report shows where.
-(cd "$work" && ulimit -c unlimited 2>/dev/null
-exec "$B/pinbridge" --config "$work/pinbridge.conf" --data "$work/data" --http "127.0.0.1:$port" \
-	--sip "127.0.0.1:$sport" >"$work/pinbridge.log" 2>&1) &
-pb=$!
-pids+=("$pb")
-if ! wait_http "http://127.0.0.1:$port/healthz"; then
-	cat "$work/pinbridge.log" >&2
-	die "pinbridge did not answer /healthz"
-fi
 echo "== creating $maxn direct allocations"
 python3 "$here/bench.py" alloc "$port" bench bench-key bench-token "$vn_first" "$vn_count" \
 	"$maxn" "$work/calls.csv" "$PORT0" 0 || die "creating allocations failed"
@@ -264,15 +246,7 @@ report() {
 echo
 # The table also lands in BUILD_DIR/bench-concurrency.txt, for pasting into the README.
 report | tee "$B/bench-concurrency.txt"
-if [ "$alive" = no ] || grep -qiE 'assert|abort|fatal|crit' "$work/pinbridge.log"; then
-	echo "bench: pinbridge log (last 40 lines):" >&2
-	tail -n 40 "$work/pinbridge.log" >&2
-	for c in "$work"/core*; do
-		[ -f "$c" ] && command -v gdb >/dev/null || continue
-		echo "bench: pinbridge crashed; backtrace from $c:" >&2
-		gdb -batch -ex 'thread apply all bt' "$B/pinbridge" "$c" 2>&1 | grep -E '^(#|Thread|Program)' >&2
-	done
-fi
+pb_crash_report
 if [ -n "${BENCH_KEEP:-}" ]; then
 	rm -rf "$B/bench-conc-work"
 	cp -r "$work" "$B/bench-conc-work" && echo "work dir kept in $B/bench-conc-work" >&2

@@ -40,11 +40,6 @@ cp "$here/uas.xml" "$work/uas.xml"
 echo "SEQUENTIAL" >"$work/uas.csv"
 echo "4002;" >>"$work/uas.csv"
 
-free_udp_on() { # free_udp_on IP
-	python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
-}
-
 # --- the callee, shared by both runs ---------------------------------------------
 uport=$(free_udp_on $CALLEE_IP)
 (cd "$work" && exec sipp -sf uas.xml -inf uas.csv -i $CALLEE_IP -p "$uport" -t u1 -nostdin \
@@ -68,26 +63,11 @@ tenants = ( {
   ring_timeout = "10s"; max_hunt = "20s"; rtp_timeout = "300s";
 } );
 EOC
-port=$(free_port)
-sport=$(free_udp_on 127.0.0.1)
-mkdir -p "$work/data"
+pb_start
 echo "== pinbridge on 127.0.0.1 (http $port, sip $sport), callee SIPp on $CALLEE_IP:$uport"
-# In $work with core dumps on: if pinbridge crashes, the report shows where.
-(cd "$work" && ulimit -c unlimited 2>/dev/null
-exec "$B/pinbridge" --config "$work/pinbridge.conf" --data "$work/data" --http "127.0.0.1:$port" \
-	--sip "127.0.0.1:$sport" >"$work/pinbridge.log" 2>&1) &
-pb=$!
-pids+=("$pb")
-if ! wait_http "http://127.0.0.1:$port/healthz"; then
-	cat "$work/pinbridge.log" >&2
-	die "pinbridge did not answer /healthz"
-fi
 echo "== creating $NALLOC direct allocations"
 python3 "$here/bench.py" alloc "$port" bench bench-key bench-token "$vn_first" "$vn_count" \
 	"$NALLOC" "$work/calls.csv" || die "creating allocations failed"
-
-tck=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # step NAME RATE TARGET: one SIPp caller run of RATE calls/s for STEP
 # seconds against TARGET; its result line lands in $work/NAME-RATE.res
@@ -199,15 +179,7 @@ report() {
 echo
 # The table also lands in BUILD_DIR/bench-calls.txt, for pasting into the README.
 report | tee "$B/bench-calls.txt"
-if [ "$alive" = no ] || grep -qiE 'assert|abort|fatal|crit' "$work/pinbridge.log"; then
-	echo "bench: pinbridge log (last 40 lines):" >&2
-	tail -n 40 "$work/pinbridge.log" >&2
-	for c in "$work"/core*; do
-		[ -f "$c" ] && command -v gdb >/dev/null || continue
-		echo "bench: pinbridge crashed; backtrace from $c:" >&2
-		gdb -batch -ex 'thread apply all bt' "$B/pinbridge" "$c" 2>&1 | grep -E '^(#|Thread|Program)' >&2
-	done
-fi
+pb_crash_report
 if [ -n "${BENCH_KEEP:-}" ]; then
 	rm -rf "$B/bench-calls-work"
 	cp -r "$work" "$B/bench-calls-work" && echo "work dir kept in $B/bench-calls-work" >&2
