@@ -123,6 +123,13 @@ bench-calls: build
 	tests/bench/sip/run.sh $(BUILD)
 	tests/bench/sip/concurrency.sh $(BUILD)
 
+# PIN-flow figures (call rate through the IVR, last digit -> callee INVITE),
+# never a gate: see tests/bench/sip/pin.sh. Needs root (SIPp plays the digits'
+# pcap from a raw socket).
+.PHONY: bench-pin
+bench-pin: build
+	tests/bench/sip/pin.sh $(BUILD)
+
 format:
 	git ls-files '*.c' '*.h' | xargs -r clang-format -i
 
