@@ -450,9 +450,18 @@ static bool has_body(sip_t const *s)
 	return s && s->sip_payload && s->sip_payload->pl_len;
 }
 
+/* nua refuses a re-INVITE itself (status >= 200) when it overlaps an
+ * INVITE not yet ACKed (500 with Retry-After) or, glare, when a request of
+ * ours carrying an offer is pending (491, RFC 3261 14.2). pinbridge sends
+ * no offer inside a dialog (its session refresh is an UPDATE without SDP),
+ * so a re-INVITE or UPDATE crossing our refresh is answered here like any
+ * other (test_siptimer: glare_in_reinvite, glare_in_update). A 491 to our
+ * refresh is nua's to retry: it leaves the refresh due, and sends it again
+ * on its next one-second tick (not RFC 3261 14.1's random 2.1-4 s: with no
+ * offer in it, a second crossing costs nothing). */
 void sip_call_reinvite(struct sip *sip, struct sip_call *c, int status, sip_t const *s)
 {
-	if (status >= 200) /* nua refused it itself (glare: 491) */
+	if (status >= 200)
 		return;
 	/* Without SDP, the one our 200 carries is an offer: the ACK answers. */
 	c->late_offer = !has_body(s) && c->local_sdp;

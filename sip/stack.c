@@ -325,7 +325,11 @@ static nua_t *nua_make(struct sip *sip, int *rc)
 	 * NUTAG_SESSION_TIMER(0) is set, not left out: unset, nua still caps
 	 * a caller's interval at its own default of 1800 s, and its min_se
 	 * default is 120 s. nua's refresh timer ticks once a second, so the
-	 * shortest useful interval is about 2 s (refresh at 1 s). */
+	 * shortest useful interval is about 2 s (refresh at 1 s). Sofia's own
+	 * 422 (session_timer_check_min_se()) writes Min-SE: 90 whenever our
+	 * min_se is below RFC 4028's floor of 90 s: a caller retrying with
+	 * that gets a longer session than it needed, nothing worse, and only a
+	 * test configuration goes below 90 s. */
 	nua = nua_create(
 	    sip->root, nua_event, sip, TAG_IF(n > 0, NUTAG_URL(urls[0])),
 	    TAG_IF(n > 1, NUTAG_SIPS_URL(urls[1])), NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0),
