@@ -1,0 +1,136 @@
+/* Unit tests for core/config*.c's sip.* session-timer keys:
+ * sip.session_expires and sip.min_se (defaults, durations, sub-second
+ * values, 0, and the errors). The rest of config: test_config. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/config.h"
+
+static char tmp_path[64];
+
+static void write_tmp(const char *text)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(tmp_path, sizeof(tmp_path), "/tmp/pb-test-config-sip-XXXXXX");
+	fd = mkstemp(tmp_path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Loads text; returns config_load()'s rc, the config in *c on success. */
+static int load(const char *text, struct config **c, char *err, size_t errlen)
+{
+	int rc;
+
+	write_tmp(text);
+	*c = NULL;
+	rc = config_load(tmp_path, NULL, c, err, errlen);
+	unlink(tmp_path);
+	return rc;
+}
+
+/* Loads text expecting EINVAL with "<file>:<line>: <setting>: " and what. */
+static void expect_error(const char *text, int line, const char *setting, const char *what)
+{
+	char err[512], want[256];
+	struct config *c;
+
+	if (load(text, &c, err, sizeof(err)) != EINVAL)
+		fail_msg("want EINVAL (err \"%s\") for:\n%s", err, text);
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s:%d: %s: ", tmp_path, line, setting);
+	if (strncmp(err, want, strlen(want)) != 0)
+		fail_msg("error \"%s\" does not start with \"%s\"", err, want);
+	if (what && !strstr(err, what))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, what);
+}
+
+static void defaults_are_1800s_and_90s(void **state)
+{
+	struct config *c = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(config_load(NULL, NULL, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->sip_session_expires_ms, 1800000);
+	assert_int_equal(c->sip_min_se_ms, 90000);
+	config_unref(c);
+	/* A file without them, or with a sip group lacking them, too. */
+	assert_int_equal(load("sip = { drain = \"1s\"; };\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c->sip_session_expires_ms, 1800000);
+	assert_int_equal(c->sip_min_se_ms, 90000);
+	config_unref(c);
+}
+
+static void durations_down_to_sub_second(void **state)
+{
+	struct config *c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(
+	    load("sip = { session_expires = \"10m\"; min_se = \"2m\"; };\n", &c, err, sizeof(err)),
+	    0);
+	assert_int_equal(c->sip_session_expires_ms, 600000);
+	assert_int_equal(c->sip_min_se_ms, 120000);
+	config_unref(c);
+	/* Tests go below RFC 4028's 90 s floor, as an explicit value only. */
+	assert_int_equal(load("sip = { session_expires = \"2s\"; min_se = \"500ms\"; };\n", &c, err,
+	                      sizeof(err)),
+	                 0);
+	assert_int_equal(c->sip_session_expires_ms, 2000);
+	assert_int_equal(c->sip_min_se_ms, 500);
+	config_unref(c);
+}
+
+static void zero_session_expires_asks_for_none(void **state)
+{
+	struct config *c;
+	char err[256];
+
+	(void)state;
+	/* 0 is allowed whatever min_se is: no timer of our own. */
+	assert_int_equal(load("sip = { session_expires = \"0s\"; };\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c->sip_session_expires_ms, 0);
+	assert_int_equal(c->sip_min_se_ms, 90000);
+	config_unref(c);
+}
+
+static void bad_values_name_the_setting(void **state)
+{
+	(void)state;
+	expect_error("sip = {\n session_expires = 1800; };\n", 2, "sip.session_expires",
+	             "duration string");
+	expect_error("sip = {\n min_se = \"ninety\"; };\n", 2, "sip.min_se", "not a duration");
+	expect_error("sip = {\n min_se = \"0s\"; };\n", 2, "sip.min_se", "greater than 0");
+	/* An interval we would ask for below the shortest we accept. */
+	expect_error("sip = { min_se = \"90s\";\n session_expires = \"60s\"; };\n", 2,
+	             "sip.session_expires", "at least sip.min_se");
+	/* Only min_se given, above the default session_expires: it is named. */
+	expect_error("sip = {\n min_se = \"1h\"; };\n", 2, "sip.min_se", "at least sip.min_se");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(defaults_are_1800s_and_90s),
+	    cmocka_unit_test(durations_down_to_sub_second),
+	    cmocka_unit_test(zero_session_expires_asks_for_none),
+	    cmocka_unit_test(bad_values_name_the_setting),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
