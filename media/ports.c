@@ -186,6 +186,11 @@ int media_ports_bind(struct media_ports *pool, struct in_addr ip, struct media_p
 			return rc;
 		}
 	}
+	/* Every pair was free and someone else's: refused for want of ports
+	 * all the same, so counted as media_ports_alloc counts it. */
+	pthread_mutex_lock(&pool->lock);
+	pool->exhausted++;
+	pthread_mutex_unlock(&pool->lock);
 	return ENOSPC;
 }
 

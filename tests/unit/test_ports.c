@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -154,12 +155,61 @@ static void test_bind_skips_busy(void **state)
 	close(held);
 }
 
+/* A range whose every port someone else holds: ENOSPC, counted as
+ * exhausted like a range whose pairs are all in use, every pair tried once
+ * and quarantined. */
+static void test_bind_all_busy_counts_exhausted(void **state)
+{
+	struct in_addr lo = {.s_addr = htonl(INADDR_LOOPBACK)};
+	struct media_port_pair pair = {.rtp_fd = -1, .rtcp_fd = -1};
+	struct media_ports_stats st;
+	struct media_ports *p;
+	int held[4] = {-1, -1, -1, -1};
+	uint16_t base = 0;
+	bool ok = false;
+
+	(void)state;
+	srand((unsigned)time(NULL) ^ (unsigned)getpid() ^ 0x5a5a);
+	for (int tries = 0; tries < 50 && !ok; tries++) {
+		base = (uint16_t)(20000 + 2 * (rand() % 20000));
+		ok = true;
+		for (int i = 0; i < 4; i++) {
+			held[i] = hold_port((uint16_t)(base + i));
+			ok = ok && held[i] >= 0;
+		}
+		for (int i = 0; !ok && i < 4; i++) {
+			if (held[i] >= 0)
+				close(held[i]);
+			held[i] = -1;
+		}
+	}
+	assert_true(ok);
+	assert_int_equal(media_ports_new(&p, base, (uint16_t)(base + 3), 60000), 0);
+	assert_int_equal(media_ports_bind(p, lo, &pair), ENOSPC);
+	assert_int_equal(pair.rtp_fd, -1);
+	media_ports_get_stats(p, &st);
+	assert_int_equal(st.pairs, 2);
+	assert_int_equal(st.exhausted, 1);
+	assert_int_equal(st.quarantined, 2);
+	assert_int_equal(st.free, 0);
+	/* the next refusal is counted once too (alloc finds none free) */
+	assert_int_equal(media_ports_bind(p, lo, &pair), ENOSPC);
+	media_ports_get_stats(p, &st);
+	assert_int_equal(st.exhausted, 2);
+	media_ports_free(p);
+	for (int i = 0; i < 4; i++)
+		close(held[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_order_even),      cmocka_unit_test(test_exhaustion),
-	    cmocka_unit_test(test_quarantine),      cmocka_unit_test(test_reuse_fifo),
+	    cmocka_unit_test(test_order_even),
+	    cmocka_unit_test(test_exhaustion),
+	    cmocka_unit_test(test_quarantine),
+	    cmocka_unit_test(test_reuse_fifo),
 	    cmocka_unit_test(test_bind_skips_busy),
+	    cmocka_unit_test(test_bind_all_busy_counts_exhausted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
