@@ -75,8 +75,10 @@ static int apply_answer(struct cf_call *c, const char *sdp, size_t len)
 		cfg.te_pt = te ? te->pt : -1;
 		rc = media_session_set_leg(c->media, 1, &cfg);
 	}
-	if (!rc)
+	if (!rc) {
 		c->leg_out = cfg; /* re-offers keep to it (callflow_media.c) */
+		c->early_out = true;
+	}
 	free(d);
 	return rc;
 }
@@ -91,6 +93,7 @@ static int dial_one(struct cf_call *c, const char *number)
 	struct sip_dial d;
 	int rc;
 
+	c->early_out = false; /* a new leg: its own SDP to come */
 	c->local_out = (struct sdp_local){
 	    .addr = cf->media_addr,
 	    .port = media_session_local_port(c->media, 1),

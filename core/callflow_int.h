@@ -90,8 +90,9 @@ struct cf_call {
 	char answer_in[SDP_TEXT_MAX]; /* our SDP towards the caller */
 	struct media_leg_cfg leg_in;
 	struct media_leg_cfg leg_out; /* the callee's, from its SDP; zero before */
+	bool early_out;               /* leg_out is the ringing leg's early SDP */
 	bool late_offer;              /* the caller's answer is due in its ACK */
-	bool held[2];                 /* a leg's peer put the call on hold */
+	unsigned char off[2];         /* MEDIA_PEER_* bits a leg's peer turned off */
 	struct store_call rec;
 	/* The PIN IVR (callflow_pin.c). */
 	uint64_t serial;  /* names the call in media events (posted, may outlive it) */

@@ -33,7 +33,8 @@ static enum sdp_codec_kind codec_kind(enum media_codec codec)
 
 /* The call and leg (0 caller, 1 callee) a SIP handle names, when that leg
  * has had its first offer/answer: the caller's is done unless its late
- * answer is still awaited; the callee's once it answered. NULL else. */
+ * answer is still awaited; the callee's once its SDP came, in a 200 or in
+ * an early 18x (an UPDATE in the early dialog, RFC 3311). NULL else. */
 static struct cf_call *call_of(struct callflow *cf, sip_call_t h, unsigned *leg)
 {
 	struct cf_call *c = cf_find_in(cf, h);
@@ -43,26 +44,37 @@ static struct cf_call *call_of(struct callflow *cf, sip_call_t h, unsigned *leg)
 		return c->media && !c->late_offer && c->local_in.port ? c : NULL;
 	c = cf_find_leg(cf, h);
 	*leg = 1;
-	return c && c->media && c->state == CF_BRIDGED ? c : NULL;
+	return c && c->media && (c->state == CF_BRIDGED || c->early_out) ? c : NULL;
 }
 
-/* Will the peer that sent d receive nothing (sendonly, inactive, or the
- * RFC 2543 c=0.0.0.0)? Then its leg is on hold. */
-static bool sdp_holds(const struct sdp_desc *d)
+/* What the peer that sent d does, in MEDIA_PEER_* bits: a peer that
+ * receives nothing (sendonly, inactive, or the RFC 2543 c=0.0.0.0) holds
+ * the call; one that sends nothing (recvonly) is silent by choice. */
+static unsigned peer_dir(const struct sdp_desc *d)
 {
-	return !(d->dir & SDP_DIR_RECVONLY) || strcmp(d->addr, "0.0.0.0") == 0;
+	unsigned dir = 0;
+
+	if (d->dir & SDP_DIR_SENDONLY)
+		dir |= MEDIA_PEER_SENDS;
+	if ((d->dir & SDP_DIR_RECVONLY) && strcmp(d->addr, "0.0.0.0") != 0)
+		dir |= MEDIA_PEER_RECEIVES;
+	return dir;
 }
 
-static void leg_hold(struct cf_call *c, unsigned leg, bool hold)
+static void leg_direction(struct cf_call *c, unsigned leg, unsigned dir)
 {
-	if (c->held[leg] == hold)
+	unsigned off = MEDIA_PEER_SENDRECV & ~dir;
+
+	if (c->off[leg] == off)
 		return;
-	c->held[leg] = hold;
-	if (media_session_hold(c->media, leg, hold) != 0)
-		log_msg(LVL_WARN, CF_MOD, c->rec.call_sid, "hold of the %s not applied",
+	c->off[leg] = (unsigned char)off;
+	if (media_session_direction(c->media, leg, dir) != 0)
+		log_msg(LVL_WARN, CF_MOD, c->rec.call_sid, "direction of the %s not applied",
 		        party[leg]);
 	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "%s %s", party[leg],
-	        hold ? "put the call on hold" : "resumed the call");
+	        !off                        ? "resumed the call"
+	        : off & MEDIA_PEER_RECEIVES ? "put the call on hold"
+	                                    : "sends no media (recvonly)");
 }
 
 static bool same_media(const struct media_leg_cfg *a, const struct media_leg_cfg *b)
@@ -78,18 +90,21 @@ static struct sdp_local *leg_local(struct cf_call *c, unsigned leg)
 }
 
 /* Our answer on leg's own SDP: same session, address and port, the next
- * version, and the codec the leg has: changing it would need the other
- * leg re-INVITEd, which pinbridge does not do, so an offer without it is
- * refused (ENOTSUP: 488). Nothing is kept until answer_sent(). */
+ * version, and the codec the leg has if the offer keeps it, else the other
+ * G.711: the relay transcodes between the legs, so the other leg never
+ * needs a re-INVITE. An offer with neither is refused (ENOTSUP: 488).
+ * Nothing is kept until answer_sent(). */
 static int answer_offer(struct cf_call *c, unsigned leg, struct offer_answer *oa, char *buf)
 {
 	enum sdp_codec_kind codec = codec_kind(leg_cfg(c, leg)->codec);
+	enum sdp_codec_kind other = codec == SDP_CODEC_PCMU ? SDP_CODEC_PCMA : SDP_CODEC_PCMU;
 	struct sdp_local l = *leg_local(c, leg);
 
-	if (!sdp_desc_codec(&oa->offer, codec))
+	if (!sdp_desc_codec(&oa->offer, codec) && !sdp_desc_codec(&oa->offer, other))
 		return ENOTSUP;
 	memset(l.prefer, 0, sizeof(l.prefer));
 	l.prefer[0] = codec;
+	l.prefer[1] = other;
 	l.session_version++;
 	return sdp_answer(&oa->offer, &l, &oa->chosen, buf, SDP_TEXT_MAX);
 }
@@ -101,7 +116,7 @@ static void answer_sent(struct cf_call *c, unsigned leg, const char *buf)
 		snprintf(c->answer_in, sizeof(c->answer_in), "%s", buf);
 }
 
-/* A new address, port or payload type re-latches the leg; an SDP that
+/* A new address, port, codec or payload type re-latches the leg; an SDP that
  * changes none (a refresh, a hold) leaves latching alone. */
 static int follow_address(struct cf_call *c, unsigned leg, const struct offer_answer *oa)
 {
@@ -121,8 +136,8 @@ static int follow_address(struct cf_call *c, unsigned leg, const struct offer_an
 	if (rc)
 		return rc;
 	*leg_cfg(c, leg) = cfg;
-	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "%s's media moved to %s:%u", party[leg],
-	        oa->offer.addr, (unsigned)oa->offer.port);
+	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "%s's media now %s:%u %s", party[leg],
+	        oa->offer.addr, (unsigned)oa->offer.port, sdp_codec_name(codec_kind(cfg.codec)));
 	return 0;
 }
 
@@ -133,7 +148,7 @@ static int follow(struct cf_call *c, unsigned leg, const struct offer_answer *oa
 	int rc = follow_address(c, leg, oa);
 
 	if (!rc)
-		leg_hold(c, leg, sdp_holds(&oa->offer));
+		leg_direction(c, leg, peer_dir(&oa->offer));
 	return rc;
 }
 
@@ -157,8 +172,7 @@ char *cf_reoffer(void *arg, sip_call_t call, const char *sdp, size_t len)
 		rc = ENOTSUP;
 	}
 	if (!rc && (rc = answer_offer(c, leg, oa, buf)) == ENOTSUP && !err[0])
-		snprintf(err, sizeof(err), "our codec %s is not offered",
-		         sdp_codec_name(codec_kind(leg_cfg(c, leg)->codec)));
+		snprintf(err, sizeof(err), "neither PCMU nor PCMA is offered");
 	if (!rc)
 		rc = follow(c, leg, oa);
 	free(oa);
@@ -273,7 +287,7 @@ static int late_answer(struct cf_call *c, const char *sdp, size_t len, char *err
 	}
 	if (!rc) {
 		c->leg_in = cfg;
-		leg_hold(c, 0, sdp_holds(d));
+		leg_direction(c, 0, peer_dir(d));
 	}
 	free(d);
 	return rc;

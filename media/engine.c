@@ -104,8 +104,8 @@ static bool drain_commands(struct media_worker *w)
 		case MEDIA_CMD_TIMEOUT:
 			media_session_timeout_set(c->sess, c->ms, now_us);
 			break;
-		case MEDIA_CMD_HOLD:
-			media_leg_hold_set(&c->sess->leg[c->leg], c->on, now_us);
+		case MEDIA_CMD_DIRECTION:
+			media_leg_direction_set(&c->sess->leg[c->leg], c->dir, now_us);
 			break;
 		case MEDIA_CMD_STOP:
 			stop = true;

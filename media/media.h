@@ -204,10 +204,13 @@ void media_prompt_free(struct media_prompt *p);
 /* Length in milliseconds. */
 unsigned media_prompt_ms(const struct media_prompt *p);
 
-/* Hold: a leg whose peer put the call on hold (sendonly/inactive SDP) is
- * sent nothing (relay, ringback) and its inactivity timeout is suspended;
- * resume with on_hold false. Acknowledged. Owner thread only. */
-int media_session_hold(struct media_session *sess, unsigned leg, bool on_hold);
+/* What a leg's peer said it does in its SDP: sendrecv is both bits. A leg
+ * whose peer receives nothing (sendonly, inactive: on hold) is sent nothing
+ * (relay, ringback, prompts); a leg whose peer sends nothing (recvonly,
+ * inactive) or holds has its inactivity timeout suspended. Back to both
+ * restarts the leg's inactivity count. Acknowledged. Owner thread only. */
+enum { MEDIA_PEER_SENDS = 1, MEDIA_PEER_RECEIVES = 2, MEDIA_PEER_SENDRECV = 3 };
+int media_session_direction(struct media_session *sess, unsigned leg, unsigned dir);
 
 /* RTP inactivity: when a leg accepts no RTP packet for ms (0 = off), one
  * MEDIA_EV_RTP_TIMEOUT is reported for it. Counting starts afresh for both

@@ -222,6 +222,7 @@ struct media_leg {
 	int64_t last_relay_us; /* the other leg's last packet sent here; 0: none */
 	int64_t last_rx_us;    /* the last RTP packet this leg accepted (inactivity) */
 	bool held;             /* on hold: sent nothing, no inactivity check */
+	bool quiet;            /* its peer sends nothing: no inactivity check */
 	struct media_ringback rb;
 	struct media_playout play;
 	struct media_collect col;
@@ -251,7 +252,7 @@ enum media_cmd_type {
 	MEDIA_CMD_COLLECT,
 	MEDIA_CMD_PLAY,
 	MEDIA_CMD_TIMEOUT,
-	MEDIA_CMD_HOLD,
+	MEDIA_CMD_DIRECTION,
 	MEDIA_CMD_STOP
 };
 
@@ -261,7 +262,8 @@ struct media_cmd {
 	unsigned leg;
 	struct sockaddr_in remote;         /* UPDATE */
 	struct media_leg_cfg cfg;          /* SET_LEG, validated by the caller */
-	bool on;                           /* RINGBACK, COLLECT, HOLD */
+	bool on;                           /* RINGBACK, COLLECT */
+	unsigned dir;                      /* DIRECTION: MEDIA_PEER_* bits */
 	void *arg;                         /* SET_ARG */
 	const struct media_prompt *prompt; /* PLAY; NULL stops */
 	bool barge;                        /* PLAY */
@@ -333,9 +335,9 @@ void media_leg_send_generated(struct media_leg *l, uint32_t src, const struct rt
 void media_session_emit(struct media_session *s, const struct media_event *ev);
 /* session.c: MEDIA_CMD_TIMEOUT on the worker. */
 void media_session_timeout_set(struct media_session *s, unsigned ms, int64_t now_us);
-/* session.c: MEDIA_CMD_HOLD on the worker; a resume restarts the leg's
- * inactivity count. */
-void media_leg_hold_set(struct media_leg *l, bool on, int64_t now_us);
+/* session.c: MEDIA_CMD_DIRECTION on the worker; a resume restarts the
+ * leg's inactivity count. */
+void media_leg_direction_set(struct media_leg *l, unsigned dir, int64_t now_us);
 /* dtmf.c, on the worker thread: an accepted RTP packet of l (before it is
  * rewritten for relaying); and the COLLECT command. */
 void media_leg_dtmf_input(struct media_leg *l, const uint8_t *buf, const struct rtp_header *h);

@@ -290,18 +290,21 @@ int media_session_rtp_timeout(struct media_session *sess, unsigned ms)
 	return cmd.result;
 }
 
-void media_leg_hold_set(struct media_leg *l, bool on, int64_t now_us)
+void media_leg_direction_set(struct media_leg *l, unsigned dir, int64_t now_us)
 {
-	if (l->held && !on)
+	bool held = !(dir & MEDIA_PEER_RECEIVES), quiet = !(dir & MEDIA_PEER_SENDS);
+
+	if ((l->held && !held) || (l->quiet && !quiet))
 		l->last_rx_us = now_us; /* a resumed peer gets the full timeout */
-	l->held = on;
+	l->held = held;
+	l->quiet = quiet;
 }
 
-int media_session_hold(struct media_session *sess, unsigned leg, bool on_hold)
+int media_session_direction(struct media_session *sess, unsigned leg, unsigned dir)
 {
-	struct media_cmd cmd = {.type = MEDIA_CMD_HOLD, .sess = sess, .leg = leg, .on = on_hold};
+	struct media_cmd cmd = {.type = MEDIA_CMD_DIRECTION, .sess = sess, .leg = leg, .dir = dir};
 
-	if (leg > 1)
+	if (leg > 1 || dir > MEDIA_PEER_SENDRECV)
 		return EINVAL;
 	media_worker_call(sess->w, &cmd);
 	return 0;
@@ -310,7 +313,8 @@ int media_session_hold(struct media_session *sess, unsigned leg, bool on_hold)
 static void check_inactivity(struct media_session *s, int64_t now_us)
 {
 	for (unsigned i = 0; i < 2 && !s->timed_out; i++) {
-		if (s->leg[i].held || now_us - s->leg[i].last_rx_us < s->rtp_timeout_us)
+		if (s->leg[i].held || s->leg[i].quiet ||
+		    now_us - s->leg[i].last_rx_us < s->rtp_timeout_us)
 			continue;
 		s->timed_out = true;
 		media_session_emit(s,

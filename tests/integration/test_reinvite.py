@@ -8,6 +8,12 @@ the leg that sent them, with the media following, and the late offer.
   back.
 - The callee moves its RTP port by re-INVITE: pinbridge answers with its
   own address and port unchanged and relays to the new port.
+- The caller goes recvonly (it will send nothing): answered sendonly, the
+  callee's audio still reaches it, and its silence does not end the call.
+- The caller changes codec by re-INVITE (PCMU to PCMA only): answered with
+  PCMA on its own leg, the relay transcodes, the callee is not re-INVITEd.
+- The callee moves its early media by UPDATE after a reliable 183
+  (RFC 3311): answered with pinbridge's SDP, media follows the new port.
 - A caller whose INVITE has no SDP gets 180 without SDP, then a 200 with
   pinbridge's offer; its ACK answers, and audio crosses both ways. On the
   PIN path the 200 comes at once and the prompt follows the ACK's answer.
@@ -19,8 +25,8 @@ import time
 
 import pytest
 
-from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMU, RtpPeer, Sipp, audio_frames, find_frames,
-                    free_port_on, scenario)
+from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMA, PCMU, RtpPeer, Sipp, audio_frames,
+                    find_frames, free_port_on, scenario)
 from pbdata import number, ok, txn
 from pbserver import Server
 
@@ -192,6 +198,111 @@ def test_callee_moves_its_port(call):
     got_new = [pk.payload for pk in new.packets(PCMU)]
     assert find_frames(fa, PCMU, got_new, PCMU) >= 65, \
         "caller audio at the callee's new port: %d packets" % len(got_new)
+    assert not old.packets(since=t_moved + 0.2), "RTP still sent to the callee's old port"
+    assert find_frames(fb, PCMU, [pk.payload for pk in pa.packets(PCMU)], PCMU) >= 65, \
+        "audio from the callee's new port at the caller"
+    assert uac.wait(15) == 0, call.describe()
+    assert uas.wait(10) == 0, call.describe()
+
+
+def test_caller_recvonly_keeps_hearing_and_outlives_rtp_timeout(call):
+    """A recvonly caller sends nothing by choice: pinbridge answers
+    sendonly, keeps relaying the callee's audio to it, and does not end the
+    call when the caller's silence outlasts rtp_timeout."""
+    pa, pb = call.peer(CALLER_IP, "caller"), call.peer(CALLEE_IP, "callee")
+    uas = call.callee(scenario("call_uas_answer", call.tmp, RING_MS=100, HOLD_MS=15000), pb)
+    uac = call.caller(scenario("reinvite_uac_hold", call.tmp, BEFORE_MS=1000, HELD_MS=2500,
+                               AFTER_MS=500,
+                               replace=[("      a=sendonly\n", "      a=recvonly\n"),
+                                        ('regexp="a=recvonly"', 'regexp="a=sendonly"')]), pa)
+    inv = uas.wait_received("INVITE", timeout=8)
+    pb.set_remote(inv.sdp)
+    first = ok_to(uac, 1)
+    pa.set_remote(first.sdp)
+    fb = audio_frames(13, 250, PCMU)  # the callee talks throughout (5 s)
+    pb.send_frames(PCMU, fb)
+    pa.send_frames(PCMU, audio_frames(14, 50, PCMU))  # the caller until recvonly
+    quiet = ok_to(uac, 2)
+    t_quiet = time.monotonic()
+    assert dir_of(quiet.sdp) == "sendonly", quiet.text
+    ok_to(uac, 3)
+    t_back = time.monotonic()
+    pa.send_frames(PCMU, audio_frames(19, 40, PCMU))  # talking again
+    assert t_back - t_quiet >= 2 * RTP_TIMEOUT, "recvonly %.1fs only" % (t_back - t_quiet)
+    during = [pk.payload for pk in pa.packets(PCMU, since=t_quiet + 0.2) if pk.t < t_back]
+    assert find_frames(fb, PCMU, during, PCMU) >= 50, \
+        "callee audio at the recvonly caller: %d packets\n%s" % (len(during), call.describe())
+    assert not uac.received("BYE") and not uas.received("BYE"), \
+        "the call ended while the caller was recvonly:\n" + call.describe()
+    assert uac.wait(15) == 0, call.describe()
+    assert uas.wait(10) == 0, call.describe()
+
+
+def test_caller_codec_change_is_answered_locally(call):
+    """The caller re-INVITEs offering PCMA only (it started on PCMU): 200
+    with PCMA on the caller's leg; the callee stays on PCMU, is not
+    re-INVITEd, and audio crosses transcoded both ways."""
+    pa, pb = call.peer(CALLER_IP, "caller"), call.peer(CALLEE_IP, "callee")
+    uas = call.callee(scenario("call_uas_answer", call.tmp, RING_MS=100, HOLD_MS=15000), pb)
+    reoffer = "o=[caller] 53655765 2353687639 IN IP4 [rtp_ip]\n      s=[ua]\n      " \
+              "c=IN IP4 [rtp_ip]\n      t=0 0\n      m=audio [rtp_port] RTP/AVP "
+    uac = call.caller(scenario("reinvite_uac_hold", call.tmp, BEFORE_MS=500, HELD_MS=2500,
+                               AFTER_MS=300,
+                               replace=[(reoffer + "[codecs]", reoffer + "8"),
+                                        ("      a=sendonly\n", "      a=sendrecv\n"),
+                                        ('regexp="a=recvonly"', 'regexp="RTP/AVP 8 "')]), pa)
+    inv = uas.wait_received("INVITE", timeout=8)
+    pb.set_remote(inv.sdp)
+    first = ok_to(uac, 1)
+    pa.set_remote(first.sdp)
+    pa.send_frames(PCMU, audio_frames(14, 25, PCMU))  # until the change
+    changed = ok_to(uac, 2)
+    t_changed = time.monotonic()
+    assert changed.sdp.pts[0] == PCMA, changed.text
+    assert (changed.sdp.ip, changed.sdp.port) == (first.sdp.ip, first.sdp.port), changed.text
+    fa, fb = audio_frames(15, 160, PCMA), audio_frames(16, 160, PCMU)
+    pa.send_frames(PCMA, fa)
+    pb.send_frames(PCMU, fb)
+    ok_to(uac, 3)  # back to PCMU: the window to look at ends here
+    t_back = time.monotonic() - 0.1
+    at_callee = [pk.payload for pk in pb.packets(PCMU, since=t_changed) if pk.t < t_back]
+    at_caller = [pk for pk in pa.packets(since=t_changed + 0.1) if pk.t < t_back]
+    assert find_frames(fa, PCMA, at_callee, PCMU) >= 90, \
+        "PCMA caller audio at the PCMU callee: %d packets\n%s" % (len(at_callee), call.describe())
+    assert find_frames(fb, PCMU, [pk.payload for pk in at_caller if pk.pt == PCMA], PCMA) >= 90, \
+        "PCMU callee audio at the PCMA caller: %d packets\n%s" % (len(at_caller), call.describe())
+    assert not [pk for pk in at_caller if pk.pt == PCMU], "PCMU still sent to the caller"
+    assert uac.wait(15) == 0, call.describe()
+    assert uas.wait(10) == 0, call.describe()
+    assert not [m for m in uas.received() if m.method == "INVITE"][1:], \
+        "the callee was re-INVITEd:\n" + call.describe()
+
+
+def test_callee_moves_its_early_media_by_update(call):
+    """After a reliable 183 the callee UPDATEs its SDP to a new port: 200
+    with pinbridge's own address and port, and once it answers the
+    caller's audio goes to the new port only."""
+    pa = call.peer(CALLER_IP, "caller")
+    old, new = call.peer(CALLEE_IP, "callee-old"), call.peer(CALLEE_IP, "callee-new")
+    uas = call.callee(scenario("reinvite_uas_early_update", call.tmp, MOVE_MS=300, EARLY_MS=700,
+                               HOLD_MS=15000), old, rtp_port2=new.port)
+    uac = call.caller(scenario("call_uac", call.tmp, HOLD_MS=4000), pa)
+    inv = uas.wait_received("INVITE", timeout=8)
+    upd = uas.wait_received(status=200, timeout=8, pred=lambda m: m.cseq_method == "UPDATE")
+    assert upd.sdp is not None, upd.text
+    assert (upd.sdp.ip, upd.sdp.port) == (inv.sdp.ip, inv.sdp.port), \
+        "pinbridge's address changed: %s vs the INVITE's %s" % (upd.sdp, inv.sdp)
+    t_moved = time.monotonic()
+    new.set_remote(upd.sdp)
+    pa.set_remote(ok_to(uac, 1).sdp)
+    fa, fb = audio_frames(17, 75, PCMU), audio_frames(18, 75, PCMU)
+    ta, tb = pa.send_frames(PCMU, fa), new.send_frames(PCMU, fb)
+    ta.join(5)
+    tb.join(5)
+    time.sleep(0.3)
+    got_new = [pk.payload for pk in new.packets(PCMU)]
+    assert find_frames(fa, PCMU, got_new, PCMU) >= 65, \
+        "caller audio at the callee's new port: %d packets\n%s" % (len(got_new), call.describe())
     assert not old.packets(since=t_moved + 0.2), "RTP still sent to the callee's old port"
     assert find_frames(fb, PCMU, [pk.payload for pk in pa.packets(PCMU)], PCMU) >= 65, \
         "audio from the callee's new port at the caller"
