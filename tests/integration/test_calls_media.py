@@ -34,12 +34,13 @@ import time
 
 import pytest
 
-from callenv import (CALLS, HOOK_PATHS, M_PORT_PAIRS, M_TOTAL, M_HUNT_ATTEMPTS, Env, Parties,
+from callenv import (CALLS, CALLS_LIST_KEY, HOOK_PATHS, calls_path, M_PORT_PAIRS, M_TOTAL, M_HUNT_ATTEMPTS, Env, Parties,
                      allocate, call_config, list_calls, metrics, wait_active, wait_records)
 from callenv import env, parties  # noqa: F401  (fixtures)
 from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMA, PCMU, alaw_decode, audio_frames,
                     free_port_on, metric_sum, scenario, sip_options, ulaw_decode)
 from pbdata import number
+from pbdata import ok as ok_data
 from pbhook import Receiver
 from pbserver import Server
 
@@ -495,15 +496,15 @@ def penv(tmp_path_factory):
     assert alive and rc == 0, "ports server: alive %s, rc %s; log:\n%s" % (alive, rc, e.server.log_tail())
 
 
-def pairs(env):
-    m = metrics(env)
+def pairs(penv):
+    m = metrics(penv)
     return {s: metric_sum(m, M_PORT_PAIRS, state=s) for s in ("free", "quarantined", "in_use")}, m
 
 
-def wait_pairs(env, pred, timeout, what):
+def wait_pairs(penv, pred, timeout, what):
     end = time.monotonic() + timeout
     while True:
-        st, m = pairs(env)
+        st, m = pairs(penv)
         if pred(st):
             return st, m, time.monotonic()
         if time.monotonic() > end:
@@ -526,13 +527,13 @@ def test_ports_exhausted_503_and_quarantine(penv, tmp_path):
     wait_active(penv, 0, timeout=8)
 
 
-def _ports_test(env, p):
-    lo = env.server.rtp_lo
+def _ports_test(penv, p):
+    lo = penv.server.rtp_lo
     our_ports = set(range(lo, lo + 2 * PORT_PAIRS, 2))
     callers = [number() for _ in range(5)]
     callee = number()
-    alloc, vn = allocate(env, CALLS, callers, [callee])
-    st0, m0 = pairs(env)
+    alloc, vn = allocate(penv, CALLS, callers, [callee])
+    st0, m0 = pairs(penv)
     assert st0 == {"free": PORT_PAIRS, "quarantined": 0, "in_use": 0}, st0
     ex0 = metric_sum(m0, M_EXHAUSTED)
     assert ex0 is not None, "%s not exported" % M_EXHAUSTED
@@ -568,14 +569,14 @@ def _ports_test(env, p):
     assert c1_ports | {ok2.sdp.port, invs[1].sdp.port} == our_ports, \
         "the calls' ports %s are not the range's pairs %s" % (
             sorted(c1_ports | {ok2.sdp.port, invs[1].sdp.port}), sorted(our_ports))
-    st, m1 = pairs(env)
+    st, m1 = pairs(penv)
     assert st == {"free": 0, "quarantined": 0, "in_use": PORT_PAIRS}, st
     hunts0 = metric_sum(m1, M_HUNT_ATTEMPTS)
 
     # a third caller: 503, counted
     c3 = call(2, 1000)
     refused(c3, "third caller, every pair in use")
-    st, m2 = pairs(env)
+    st, m2 = pairs(penv)
     assert st["in_use"] == PORT_PAIRS, "a call ended before the third caller was refused " \
         "(the machine is too slow for this test's holds): %s" % st
     assert metric_sum(m2, M_EXHAUSTED) - ex0 == 1, "%s grew by %s for one refused call" % (
@@ -585,19 +586,19 @@ def _ports_test(env, p):
 
     # the first call ends: its pairs are quarantined, not free
     assert c1.wait(15) == 0, p.describe()
-    st, m3, t_rel = wait_pairs(env, lambda s: s["quarantined"] == 2, 3, "quarantined == 2")
+    st, m3, t_rel = wait_pairs(penv, lambda s: s["quarantined"] == 2, 3, "quarantined == 2")
     assert st == {"free": 0, "quarantined": 2, "in_use": 2}, st
     c4 = call(3, 1000)
     refused(c4, "fourth caller, the freed pairs in quarantine", since=t_rel)
     t_503 = time.monotonic()
-    st, m4 = pairs(env)
+    st, m4 = pairs(penv)
     assert metric_sum(m4, M_EXHAUSTED) - ex0 == 2, metric_sum(m4, M_EXHAUSTED) - ex0
     assert t_503 - t_rel < QUARANTINE_S, \
         "the fourth caller's 503 came %.1fs after the release, past the quarantine: inconclusive" % (
             t_503 - t_rel)
 
     # the quarantine passes: free again, and handed out again
-    st, _, t_free = wait_pairs(env, lambda s: s["free"] == 2, QUARANTINE_S + 3, "free == 2")
+    st, _, t_free = wait_pairs(penv, lambda s: s["free"] == 2, QUARANTINE_S + 3, "free == 2")
     assert st == {"free": 2, "quarantined": 0, "in_use": 2}, st
     # t_rel is when the release was seen, a little after it happened
     assert t_free - t_rel >= QUARANTINE_S - 1.0, \
@@ -612,23 +613,29 @@ def _ports_test(env, p):
             sorted({ok5.sdp.port, inv5.sdp.port}), sorted(c1_ports))
     assert c5.wait(15) == 0 and c2.wait(25) == 0, p.describe()
     assert uas.wait(15) == 0, p.describe()
-    wait_active(env, 0)
-    st, m5 = pairs(env)
+    wait_active(penv, 0)
+    st, m5 = pairs(penv)
     assert st["in_use"] == 0 and st["free"] + st["quarantined"] == PORT_PAIRS, st
     assert metric_sum(m5, M_EXHAUSTED) - ex0 == 2
     assert metric_sum(m5, M_HUNT_ATTEMPTS) - hunts0 == 1
+    assert metric_sum(m5, M_TOTAL, outcome="rejected") - metric_sum(m1, M_TOTAL, outcome="rejected") == 2
+    assert metric_sum(m5, M_TOTAL, outcome="completed") - metric_sum(m0, M_TOTAL, outcome="completed") == 3
     assert len(uas.received("INVITE")) == 3
 
     # records and events: the three calls that ran, nothing for the refused
-    recs = wait_records(env, CALLS, alloc["greenpin_id"], n=3)
+    recs = wait_records(penv, CALLS, alloc["greenpin_id"], n=3)
     time.sleep(0.5)
-    recs = list_calls(env, CALLS, alloc["greenpin_id"])
+    recs = list_calls(penv, CALLS, alloc["greenpin_id"])
     assert sorted(r["from"] for r in recs) == sorted([callers[0], callers[1], callers[4]]), recs
     assert {r["call_type"] for r in recs} == {"completed"}, recs
     sids = {r["call_sid"] for r in recs}
-    env.rx.wait(lambda: len({h.json.get("call_sid") for h in env.rx.got(path=HOOK_PATHS[CALLS])
+    # nor under no allocation: this server's only records are those three
+    r = penv.server.request("GET", calls_path(CALLS, "?limit=100"), tenant=CALLS)
+    every = ok_data(r)[CALLS_LIST_KEY]
+    assert {x["call_sid"] for x in every} == sids, every
+    penv.rx.wait(lambda: len({h.json.get("call_sid") for h in penv.rx.got(path=HOOK_PATHS[CALLS])
                              if h.gid == alloc["greenpin_id"]}) >= 3, 10, "three call-completed events")
     time.sleep(0.5)
-    hooks = [h for h in env.rx.got(path=HOOK_PATHS[CALLS]) if h.gid == alloc["greenpin_id"]]
+    hooks = [h for h in penv.rx.got(path=HOOK_PATHS[CALLS]) if h.gid == alloc["greenpin_id"]]
     assert {h.json.get("call_sid") for h in hooks} == sids, [h.json for h in hooks]
     assert {h.json.get("from") for h in hooks} == {callers[0], callers[1], callers[4]}
