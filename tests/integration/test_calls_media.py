@@ -34,8 +34,9 @@ import time
 
 import pytest
 
-from callenv import (CALLS, CALLS_LIST_KEY, HOOK_PATHS, calls_path, M_PORT_PAIRS, M_TOTAL, M_HUNT_ATTEMPTS, Env, Parties,
-                     allocate, call_config, list_calls, metrics, wait_active, wait_records)
+from callenv import (CALLS, CALLS_LIST_KEY, HOOK_PATHS, M_HUNT_ATTEMPTS, M_PORT_PAIRS, M_TOTAL, Env,
+                     Parties, allocate, call_config, calls_path, list_calls, metrics, wait_active,
+                     wait_records)
 from callenv import env, parties  # noqa: F401  (fixtures)
 from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMA, PCMU, alaw_decode, audio_frames,
                     free_port_on, metric_sum, scenario, sip_options, ulaw_decode)
