@@ -28,6 +28,15 @@
       "marks=N invites=N joined=N" and per offset "NAME_p50_ms=...
       NAME_p99_ms=... NAME_min_ms=... NAME_max_ms=...": INVITE time - (mark
       + MS).
+  bench.py wire PCAP CALLER_LOG DIGIT [offset=NAME:MS]...
+      cross-checks join from the wire: PCAP (tcpdump on lo: pinbridge's
+      answers to the callers, the callers' RFC 4733 packets, pinbridge's
+      INVITEs to the callees) gives, per call, the kernel's time of the last
+      digit's (DIGIT's) first packet and first end packet towards the port
+      pinbridge's 200 named, and of the callee's INVITE (caller +9190N <->
+      callee +9180N, bench.py alloc's numbering); prints the latencies from
+      both and how late SIPp sent the end packet against its MARK + the
+      offset "end" (the scheduled time join assumes).
 """
 import base64
 import concurrent.futures
@@ -247,6 +256,83 @@ def join(args):
     return 0
 
 
+def _pcap_udp(fn):
+    """(time, src, sport, dst, dport, payload) of the IPv4/UDP packets of
+    a pcap (Ethernet or Linux cooked capture, as tcpdump -i lo writes)."""
+    with open(fn, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    nano = magic == 0xA1B23C4D
+    link = struct.unpack("<I", data[20:24])[0]
+    hdr = {1: 14, 113: 16, 276: 20}.get(link)
+    if hdr is None:
+        raise ValueError("link type %d" % link)
+    off = 24
+    while off + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack("<IIII", data[off:off + 16])
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        ip = pkt[hdr:]
+        if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        ihl = (ip[0] & 15) * 4
+        sport, dport = struct.unpack("!HH", ip[ihl:ihl + 4])
+        yield (sec + frac / (1e9 if nano else 1e6), ip[12:16], sport, ip[16:20], dport, ip[ihl + 8:])
+
+
+def wire(args):
+    fn, caller_log, digit = args[0], args[1], args[2]
+    offsets = dict((a[7:].split(":")[0], float(a[7:].split(":")[1])) for a in args[3:]
+                   if a.startswith("offset="))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "integration"))
+    from pbdtmf import event_code  # noqa: E402
+    code = event_code(digit)
+    callee, caller_port = {}, {}  # caller -> INVITE time; port -> [(time, caller)]
+    rtp = {}  # pinbridge port -> [(time, event, end)]
+    for t, src, sp, dst, dp, pl in _pcap_udp(fn):
+        if pl[:8] == b"INVITE s":
+            m = pl.split(b" ", 2)[1].decode(errors="replace")
+            user = m[4:].split("@")[0]
+            if user.startswith("+9180"):
+                callee.setdefault("+9190" + user[5:], t)
+        elif pl[:12] == b"SIP/2.0 200 " and b"CSeq: 1 INVITE" in pl and b"m=audio " in pl:
+            txt = pl.decode(errors="replace")
+            frm = txt.split("\nFrom:", 1)[1].split("sip:", 1)[1].split("@")[0]
+            port = int(txt.split("m=audio ", 1)[1].split()[0])
+            caller_port.setdefault(port, []).append((t, frm))
+        elif len(pl) >= 16 and pl[0] >> 6 == 2 and pl[1] & 0x7F == 101:
+            ev, fl = pl[12], pl[13]
+            rtp.setdefault(dp, []).append((t, ev, bool(fl & 0x80)))
+    marks = _marks(caller_log, "MARK")
+    first, endt = {}, {}
+    for port, answers in caller_port.items():
+        answers.sort()
+        pk = sorted(rtp.get(port, []))
+        for i, (t0, who) in enumerate(answers):
+            t1 = answers[i + 1][0] if i + 1 < len(answers) else float("inf")
+            mine = [p for p in pk if t0 <= p[0] < t1 and p[1] == code]
+            if mine:
+                first[who] = mine[0][0]
+                ends = [p[0] for p in mine if p[2]]
+                if ends:
+                    endt[who] = ends[0]
+    lat_end, lat_start, lag = [], [], []
+    for who, t in endt.items():
+        if who in callee:
+            lat_end.append(1000 * (callee[who] - t))
+            lat_start.append(1000 * (callee[who] - first[who]))
+        if who in marks and "end" in offsets:
+            lag.append(1000 * (t - marks[who][0]) - offsets["end"])
+    for v in (lat_end, lat_start, lag):
+        v.sort()
+    print("calls=%d wire_end_p50_ms=%.1f wire_end_p99_ms=%.1f wire_start_p50_ms=%.1f "
+          "wire_start_p99_ms=%.1f sipp_lag_p50_ms=%.1f sipp_lag_p99_ms=%.1f sipp_lag_max_ms=%.1f"
+          % (len(lat_end), pct(lat_end, 50), pct(lat_end, 99), pct(lat_start, 50),
+             pct(lat_start, 99), pct(lag, 50), pct(lag, 99), lag[-1] if lag else float("nan")))
+    return 0
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "alloc":
@@ -259,4 +345,6 @@ if __name__ == "__main__":
         sys.exit(dtmfpcap(sys.argv[2:]))
     if cmd == "join":
         sys.exit(join(sys.argv[2:]))
+    if cmd == "wire":
+        sys.exit(wire(sys.argv[2:]))
     sys.exit("unknown command " + cmd)

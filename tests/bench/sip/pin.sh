@@ -29,7 +29,10 @@
 # Usage: tests/bench/sip/pin.sh [BUILD_DIR]      (make bench-pin)
 # Environment: BENCH_PIN_RATES ("20 50 100 150 200 300"), BENCH_STEP_SECONDS (10),
 #   BENCH_HOLD_MS (1000), BENCH_PIN_LEAD_MS (300), BENCH_CALL_LIMIT (-l, 5000),
-#   BENCH_PIN_RUNS ("pin pin-short direct"), BENCH_KEEP.
+#   BENCH_PIN_RUNS ("pin pin-short direct"), BENCH_KEEP, BENCH_PIN_WIRE (1: also
+#   capture the SIP and RFC 4733 packets on lo with tcpdump during the PIN runs
+#   and take the same latencies from the kernel's timestamps, bench.py wire:
+#   a check on the SIPp clocks that join relies on; it costs CPU).
 set -uo pipefail
 exec </dev/null
 
@@ -43,6 +46,7 @@ HOLD=${BENCH_HOLD_MS:-1000}
 LEAD=${BENCH_PIN_LEAD_MS:-300}
 LIMIT=${BENCH_CALL_LIMIT:-5000}
 RUNS=${BENCH_PIN_RUNS:-pin pin-short direct}
+WIRE=${BENCH_PIN_WIRE:-}
 PIN=1357
 CALLER_IP=127.0.0.2
 CALLEE_IP=127.0.0.3
@@ -51,6 +55,7 @@ CALLEE_IP=127.0.0.3
 . "$here/../lib.sh"
 [ "$(id -u)" = 0 ] || die "SIPp plays the digits' pcap from a raw socket: run as root"
 bench_prepare pin sipp curl meson ninja python3
+[ -z "$WIRE" ] || command -v tcpdump >/dev/null || die "BENCH_PIN_WIRE needs tcpdump"
 
 maxr=0
 for r in $RATES; do [ "$r" -gt "$maxr" ] && maxr=$r; done
@@ -129,7 +134,7 @@ cut -d';' -f1-4 "$work/pin.csv" >"$work/map.csv"
 # step NAME RATE: a callee SIPp for the step, the caller SIPp at RATE calls/s
 # for STEP seconds; the result line lands in $work/NAME-RATE.res
 step() {
-	local name=$1 rate=$2 n d cport mport csv uas st ust jn
+	local name=$1 rate=$2 n d cport mport csv uas st ust jn td=""
 	n=$((rate * STEP))
 	d="$work/$name-$rate"
 	mkdir -p "$d"
@@ -146,6 +151,13 @@ step() {
 		-trace_err -error_file uas.errors >uas.out 2>&1) &
 	uas=$!
 	pids+=("$uas")
+	if [ -n "$WIRE" ] && [ "$name" != direct ]; then
+		# INVITEs to the callees, answers to the callers, the callers' events
+		tcpdump -i lo -n -B 32768 -w "$d/wire.pcap" "udp and ((dst host $CALLEE_IP and udp[8:4] = 0x494e5649) or (dst host $CALLER_IP and udp[8:4] = 0x5349502f) or (src host $CALLER_IP and dst host 127.0.0.1 and (udp[9] & 0x7f) = 101))" \
+			>"$d/tcpdump.out" 2>&1 &
+		td=$!
+		pids+=("$td")
+	fi
 	sleep 0.3
 	cport=$(free_udp_on $CALLER_IP)
 	mport=$(free_udp_on $CALLER_IP)
@@ -156,6 +168,10 @@ step() {
 	sleep 1
 	kill "$uas" 2>/dev/null
 	wait "$uas" 2>/dev/null
+	if [ -n "$td" ]; then
+		kill "$td" 2>/dev/null
+		wait "$td" 2>/dev/null
+	fi
 	st=$(python3 "$here/bench.py" stat "$d/stat.csv" 2>/dev/null || echo "created=0 succeeded=0 failed=0")
 	ust=$(python3 "$here/bench.py" stat "$d/uas-stat.csv" 2>/dev/null | sed 's/^created=[0-9]* //;s/ elapsed=.*//;s/\([a-z_]*\)=/uas_\1=/g')
 	if [ "$name" = direct ]; then
@@ -163,6 +179,8 @@ step() {
 	else
 		jn=$(python3 "$here/bench.py" join "$d/uac.log" "$d/uas.log" "$d/calls.csv" \
 			"offset=end:$last_end" "offset=start:$last_start")
+		[ -z "$td" ] || jn="$jn $(python3 "$here/bench.py" wire "$d/wire.pcap" "$d/uac.log" \
+			"${PIN: -1}" "offset=end:$last_end") $(sed -n 's/^\([0-9]*\) packets dropped by kernel/tcpdump_dropped=\1/p' "$d/tcpdump.out")"
 	fi
 	echo "$st $ust $jn" >"$work/$name-$rate.res"
 }
@@ -244,6 +262,23 @@ report() {
 				"$(nfail "$res")" "$(failpct "$res")" "$p50" "$p99" "$mx" "$cpc" "$(field "$res" load)"
 		done
 	done <"$work/rates"
+	if [ -n "$WIRE" ]; then
+		echo
+		echo "the same from the wire (tcpdump on lo, kernel timestamps; SIPp lag = its last end packet's"
+		echo "wire time - the time join assumes, MARK + ${last_end} ms):"
+		while read -r r; do
+			for name in $RUNS; do
+				res="$name-$r"
+				[ "$name" != direct ] && [ -f "$work/$res.res" ] || continue
+				printf '%-10s %7s  calls %5s  latency p50 %7s (%s)  p99 %7s (%s)  SIPp lag p50 %s p99 %s max %s ms  tcpdump dropped %s\n' \
+					"$name" "$r" "$(field "$res" calls)" "$(field "$res" wire_end_p50_ms)" \
+					"$(field "$res" wire_start_p50_ms)" "$(field "$res" wire_end_p99_ms)" \
+					"$(field "$res" wire_start_p99_ms)" "$(field "$res" sipp_lag_p50_ms)" \
+					"$(field "$res" sipp_lag_p99_ms)" "$(field "$res" sipp_lag_max_ms)" \
+					"$(field "$res" tcpdump_dropped)"
+			done
+		done <"$work/rates"
+	fi
 	echo
 	for name in $RUNS; do
 		printf 'max calls/s at < 0.1 %% failures, %-9s %s (of the rates tried)\n' "$name:" "$(max_ok "$name")"
