@@ -27,7 +27,7 @@
 #
 # Needs root: SIPp plays pcaps from a raw socket.
 # Usage: tests/bench/sip/pin.sh [BUILD_DIR]      (make bench-pin)
-# Environment: BENCH_PIN_RATES ("20 50 100 150 200 300"), BENCH_STEP_SECONDS (10),
+# Environment: BENCH_PIN_RATES ("50 100 150 200 250 300 400"), BENCH_STEP_SECONDS (10),
 #   BENCH_HOLD_MS (1000), BENCH_PIN_LEAD_MS (300), BENCH_CALL_LIMIT (-l, 5000),
 #   BENCH_PIN_RUNS ("pin pin-short direct"), BENCH_KEEP, BENCH_PIN_WIRE (1: also
 #   capture the SIP and RFC 4733 packets on lo with tcpdump during the PIN runs
@@ -40,7 +40,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 cd "$root" || exit 1
 B=${1:-build}
-RATES=${BENCH_PIN_RATES:-20 50 100 150 200 300}
+RATES=${BENCH_PIN_RATES:-50 100 150 200 250 300 400}
 STEP=${BENCH_STEP_SECONDS:-10}
 HOLD=${BENCH_HOLD_MS:-1000}
 LEAD=${BENCH_PIN_LEAD_MS:-300}
