@@ -15,6 +15,7 @@
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_extra.h>
+#include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_alloc.h>
@@ -134,6 +135,16 @@ static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const
 	 * answers INFO: 415 for what is not DTMF; an UPDATE's offer is core's
 	 * to answer); nua would 200 either itself, without a body. */
 	nua_set_hparams(nh, NUTAG_APPL_METHOD("INFO"), NUTAG_APPL_METHOD("UPDATE"), TAG_END());
+	/* nua refreshes a session it is the refresher of by UPDATE whatever
+	 * the peer allows: a caller without UPDATE would get one every second
+	 * (405, which leaves the refresh due) or lose the call (501, which
+	 * nua answers with BYE). Its refresh by re-INVITE would carry no
+	 * offer (media is ours). So such a caller gets no session timer of
+	 * ours: it still has its own if it asked to refresh (refresher=uac,
+	 * or none given with Supported: timer); only refresher=uas, which
+	 * nua cannot refuse, still makes us refresh. */
+	if (!sip_allows_update(s))
+		nua_set_hparams(nh, NUTAG_SESSION_TIMER(0), TAG_END());
 	source_ip(nua, ip, sizeof(ip), &sa);
 	trunk = sip_acl_match(sip, sa);
 	if (!trunk) {
@@ -375,6 +386,11 @@ void sip_call_hangup(struct sip *sip, struct sip_call *c, int status)
 	c->final_sent = true;
 	nua_respond(c->nh, status, sip_status_phrase(status), TAG_END());
 	(void)sip;
+}
+
+bool sip_allows_update(sip_t const *s)
+{
+	return s && s->sip_allow && sip_is_allowed(s->sip_allow, sip_method_update, "UPDATE");
 }
 
 char *sip_sdp_copy(sip_t const *s)

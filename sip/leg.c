@@ -240,6 +240,15 @@ static void leg_response(struct sip *sip, struct sip_call *c, int status, sip_t 
 		nua_bye(c->nh, TAG_END());
 		return;
 	}
+	/* A callee that does not allow UPDATE is refreshed (when we are the
+	 * refresher: it did not take up our timer, or made us refresh) by
+	 * nua re-sending our INVITE, offer and all, instead: nua's UPDATE
+	 * would draw 405 every second, or 501 and a BYE from nua. That offer
+	 * is the SDP as dialled (not a later answer of ours to the callee's
+	 * re-INVITE), and the answer in its 200 is not read (leg_response()):
+	 * a callee that moves its media there is not followed. */
+	if (!sip_allows_update(s))
+		nua_set_hparams(c->nh, NUTAG_UPDATE_REFRESH(0), TAG_END());
 	log_msg(LVL_INFO, MOD, c->log_id, "leg %u: answered", c->id);
 	leg_report(sip, c, SIP_LEG_ANSWERED, status, s);
 }

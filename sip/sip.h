@@ -55,7 +55,8 @@ struct sip_opts {
 	 * 0: 90 s. The refresher refreshes at half the interval by UPDATE
 	 * without SDP; when the peer refreshes and does not, nua BYEs the
 	 * session shortly before it expires (reported as the call's or leg's
-	 * end). */
+	 * end). A peer whose Allow lacks UPDATE is not refreshed by UPDATE:
+	 * a caller gets no timer of ours, a callee our INVITE again. */
 	int64_t session_expires_ms, min_se_ms;
 };
 

@@ -142,6 +142,9 @@ void sip_call_ack(struct sip *sip, struct sip_call *c, sip_t const *s);
 /* The message's SDP body as a NUL-terminated malloc'd copy; NULL when it
  * has none (or another content type, or no memory). */
 char *sip_sdp_copy(sip_t const *s);
+/* Whether the message's Allow lists UPDATE (no Allow: false), i.e.
+ * whether nua may refresh a session with its sender by UPDATE. */
+bool sip_allows_update(sip_t const *s);
 
 /* leg.c: outbound legs' nua events (SIP thread). */
 void sip_leg_event(struct sip *sip, nua_event_t event, int status, struct sip_call *c,

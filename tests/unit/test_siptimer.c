@@ -206,6 +206,64 @@ static void unrefreshed_leg_is_ended_with_bye(void **state)
 	rig_stop(&r);
 }
 
+/* A caller without timer support but allowing UPDATE: pinbridge runs its
+ * own session (session_expires) and refreshes it by UPDATE. */
+static void caller_without_timer_support_is_refreshed_by_update(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+
+	(void)state;
+	rig_timers(&r, 2000, 1000);
+	inbound_until_caller_ends(&r, &u, "st_in_notimer");
+	assert_int_equal(uas_wait(&u), 0);
+	assert_int_equal(count(uas_log(&u), "UPDATE sip:"), 2);
+	rig_stop(&r);
+	assert_int_equal(r.seen.nended, 1);
+}
+
+/* A caller allowing no UPDATE and without timer support: no session timer
+ * of ours (nua would refresh by UPDATE regardless and draw 405 each
+ * second, or 501 and a BYE); the call lasts past the interval. */
+static void caller_without_update_gets_no_timer_of_ours(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+	double took;
+
+	(void)state;
+	rig_timers(&r, 2000, 1000);
+	took = inbound_until_caller_ends(&r, &u, "st_in_noupdate");
+	assert_int_equal(uas_wait(&u), 0);
+	assert_true(took > 3.0);
+	assert_null(strstr(uas_log(&u), "Session-Expires"));
+	assert_null(strstr(uas_log(&u), "UPDATE sip:"));
+	rig_stop(&r);
+	assert_int_equal(r.seen.nended, 1);
+}
+
+/* A callee allowing no UPDATE and without timer support: pinbridge
+ * refreshes the leg by re-INVITE with its own offer again. */
+static void leg_without_update_is_refreshed_by_reinvite(void **state)
+{
+	struct rig r;
+	struct uas u = {0};
+	const char *log;
+
+	(void)state;
+	rig_timers(&r, 2000, 1000);
+	uas_start(&u, "st_out_reinvite");
+	dial(&r, &u, NULL, NULL, NULL);
+	assert_int_equal(wait_events(&r.seen, 2), 0);
+	assert_int_equal(r.seen.ev[0].kind, SIP_LEG_ANSWERED);
+	assert_int_equal(r.seen.ev[1].kind, SIP_LEG_ENDED); /* the callee's BYE */
+	assert_int_equal(uas_wait(&u), 0);
+	log = uas_log(&u);
+	assert_int_equal(count(log, "INVITE sip:"), 3);
+	assert_null(strstr(log, "UPDATE sip:"));
+	rig_stop(&r);
+}
+
 /* (f) A caller requiring 100rel: core's 180 with SDP goes out reliably
  * (RSeq), the caller PRACKs it, the 200 follows. */
 static void reliable_180_is_pracked_then_answered(void **state)
@@ -304,6 +362,9 @@ int main(void)
 	    cmocka_unit_test(no_timer_unless_asked),
 	    cmocka_unit_test(leg_is_refreshed_when_the_callee_asks),
 	    cmocka_unit_test(unrefreshed_leg_is_ended_with_bye),
+	    cmocka_unit_test(caller_without_timer_support_is_refreshed_by_update),
+	    cmocka_unit_test(caller_without_update_gets_no_timer_of_ours),
+	    cmocka_unit_test(leg_without_update_is_refreshed_by_reinvite),
 	    cmocka_unit_test(reliable_180_is_pracked_then_answered),
 	    cmocka_unit_test(reinvite_crossing_our_refresh_is_answered),
 	    cmocka_unit_test(update_crossing_our_refresh_is_answered),
