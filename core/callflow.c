@@ -90,28 +90,59 @@ uint64_t cf_session_id(void)
 
 struct cf_call *cf_find_in(struct callflow *cf, sip_call_t in)
 {
-	for (struct cf_call *c = cf->calls; c; c = c->next)
-		if (c->in == in)
-			return c;
-	return NULL;
+	return idmap_get(&cf->by_in, in);
 }
 
 struct cf_call *cf_find_leg(struct callflow *cf, sip_call_t leg)
 {
-	for (struct cf_call *c = cf->calls; c; c = c->next)
-		if (c->out == leg)
-			return c;
-	return NULL;
+	return idmap_get(&cf->by_out, leg);
+}
+
+struct cf_call *cf_find_serial(struct callflow *cf, uint64_t serial)
+{
+	return idmap_get(&cf->by_serial, serial);
+}
+
+/* The maps' room is reserved when a call starts (call_reserve), so these
+ * puts cannot fail. */
+void cf_set_out(struct cf_call *c, sip_call_t out)
+{
+	if (c->out)
+		idmap_del(&c->cf->by_out, c->out);
+	c->out = out;
+	if (out)
+		idmap_put(&c->cf->by_out, out, c);
+}
+
+/* Room in every map for one more call: its link cannot fail later. */
+static int call_reserve(struct callflow *cf)
+{
+	size_t n = cf->ncalls + 1;
+	int rc = idmap_reserve(&cf->by_in, n);
+
+	if (!rc)
+		rc = idmap_reserve(&cf->by_out, n);
+	if (!rc)
+		rc = idmap_reserve(&cf->by_serial, n);
+	return rc;
 }
 
 static void call_unlink(struct cf_call *c)
 {
-	for (struct cf_call **p = &c->cf->calls; *p; p = &(*p)->next) {
+	struct callflow *cf = c->cf;
+
+	for (struct cf_call **p = &cf->calls; *p; p = &(*p)->next) {
 		if (*p == c) {
 			*p = c->next;
-			return;
+			break;
 		}
 	}
+	if (c->in)
+		idmap_del(&cf->by_in, c->in);
+	if (c->out)
+		idmap_del(&cf->by_out, c->out);
+	idmap_del(&cf->by_serial, c->serial);
+	cf->ncalls--;
 }
 
 void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf_outcome out)
@@ -275,7 +306,9 @@ int cf_call_media(struct cf_call *c, const struct sip_invite *inv)
 {
 	int status = 500;
 
-	if (!c->trunk || !c->trunk->outbound[0]) {
+	if (call_reserve(c->cf) != 0) {
+		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "out of memory for the call maps");
+	} else if (!c->trunk || !c->trunk->outbound[0]) {
 		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "tenant %s has no trunk to dial out on",
 		        c->t->id);
 	} else if (!inv->sdp) { /* a late offer: ours goes in the 200 */
@@ -293,9 +326,14 @@ int cf_call_media(struct cf_call *c, const struct sip_invite *inv)
 
 void cf_call_link(struct cf_call *c)
 {
+	struct callflow *cf = c->cf;
+
 	media_session_set_arg(c->media, (void *)(uintptr_t)c->serial);
-	c->next = c->cf->calls;
-	c->cf->calls = c;
+	c->next = cf->calls;
+	cf->calls = c;
+	cf->ncalls++;
+	idmap_put(&cf->by_in, c->in, c); /* room reserved by cf_call_media */
+	idmap_put(&cf->by_serial, c->serial, c);
 	atomic_fetch_add(&c->cf->m.active, 1);
 	cf_rec_write(c, false);
 }
@@ -382,6 +420,7 @@ static void on_ended(void *arg, sip_call_t in)
 
 	if (!c)
 		return;
+	idmap_del(&cf->by_in, in);
 	c->in = 0; /* gone: nothing to hang up */
 	cf_caller_gone(c);
 }
@@ -637,6 +676,9 @@ void callflow_stop(struct callflow *cf)
 		media_engine_stop(cf->media);
 	media_ports_free(cf->ports);
 	pin_guard_free(cf->guard);
+	idmap_free(&cf->by_in);
+	idmap_free(&cf->by_out);
+	idmap_free(&cf->by_serial);
 	config_unref(cf->cfg);
 	free(cf);
 }

@@ -91,6 +91,7 @@ static int dial_one(struct cf_call *c, const char *number)
 	const struct trunk *tr = c->trunk;
 	char to[24], offer[SDP_TEXT_MAX];
 	struct sip_dial d;
+	sip_call_t leg;
 	int rc;
 
 	c->early_out = false; /* a new leg: its own SDP to come */
@@ -117,12 +118,12 @@ static int dial_one(struct cf_call *c, const char *number)
 	    .realm = tr->realm[0] ? tr->realm : NULL,
 	    .log_id = c->rec.call_sid,
 	};
-	rc = sip_dial(cf->sip, &d, &c->out);
+	rc = sip_dial(cf->sip, &d, &leg);
 	if (rc) {
 		log_msg(LVL_WARN, CF_MOD, c->rec.call_sid, "cannot dial %s: %s", to, strerror(rc));
-		c->out = 0;
 		return rc;
 	}
+	cf_set_out(c, leg);
 	snprintf(c->rec.to, sizeof(c->rec.to), "%s", number);
 	atomic_fetch_add(&cf->m.hunt_attempts, 1);
 	if (!c->setup_counted) {
@@ -177,7 +178,7 @@ static void ring_expired(void *arg)
 	c->ring_timer = NULL;
 	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "no answer from %s", c->rec.to);
 	sip_hangup(c->cf->sip, c->out, 0);
-	c->out = 0;
+	cf_set_out(c, 0);
 	c->rec.dial_status = STORE_DIAL_NO_ANSWER;
 	hunt_on(c);
 }
@@ -220,7 +221,7 @@ static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 		log_msg(LVL_WARN, CF_MOD, c->rec.call_sid, "%s answered with no usable SDP",
 		        c->rec.to);
 		sip_hangup(c->cf->sip, c->out, 0);
-		c->out = 0;
+		cf_set_out(c, 0);
 		c->rec.dial_status = STORE_DIAL_FAILED;
 		hunt_on(c);
 		return;
@@ -273,7 +274,7 @@ void cf_leg_event(struct callflow *cf, const struct sip_leg_event *ev)
 		answered(c, ev);
 		break;
 	case SIP_LEG_FAILED:
-		c->out = 0;
+		cf_set_out(c, 0);
 		sip_timer_cancel(c->ring_timer);
 		c->ring_timer = NULL;
 		if (failed(c, ev->status))
@@ -282,7 +283,7 @@ void cf_leg_event(struct callflow *cf, const struct sip_leg_event *ev)
 			hunt_on(c);
 		break;
 	case SIP_LEG_ENDED:
-		c->out = 0;
+		cf_set_out(c, 0);
 		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "callee hung up");
 		cf_end(c, STORE_CT_COMPLETED, 0, CF_OUT_COMPLETED);
 		break;

@@ -11,6 +11,7 @@
 #include "core/callflow.h"
 #include "core/pin.h"
 #include "core/route.h"
+#include "core/base/idmap.h"
 #include "media/media.h"
 #include "sip/sdp.h"
 #include "sip/sip.h"
@@ -58,6 +59,9 @@ struct callflow {
 	struct pin_guard *guard; /* entries: SIP thread; per-VN counts: any */
 	/* SIP thread only. */
 	struct cf_call *calls;
+	size_t ncalls;              /* linked */
+	struct idmap by_in, by_out; /* sip_call_t of the caller, of the callee leg */
+	struct idmap by_serial;     /* cf_call.serial */
 	uint64_t next_serial;
 	bool stopping;
 };
@@ -113,6 +117,9 @@ uint64_t cf_session_id(void);
  * store writer; never waits. */
 void cf_rec_write(struct cf_call *c, bool finish);
 struct cf_call *cf_find_leg(struct callflow *cf, sip_call_t leg);
+struct cf_call *cf_find_serial(struct callflow *cf, uint64_t serial);
+/* c's callee leg is now out (0: none), and cf_find_leg finds it by that. */
+void cf_set_out(struct cf_call *c, sip_call_t out);
 /* Ends c: hangs up whatever leg is still up (in_status for an unanswered
  * caller), finishes the record with type/dial status, frees c. */
 void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf_outcome out);

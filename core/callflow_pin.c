@@ -342,14 +342,6 @@ struct media_job {
 	struct media_event ev;
 };
 
-static struct cf_call *find_serial(struct callflow *cf, uint64_t serial)
-{
-	for (struct cf_call *c = cf->calls; c; c = c->next)
-		if (c->serial == serial)
-			return c;
-	return NULL;
-}
-
 #define BYE_GRACE_MS 200
 
 static void bye_now(void *arg)
@@ -392,7 +384,7 @@ static void prompt_done(struct cf_call *c, const struct media_event *ev)
 static void media_job_run(void *arg)
 {
 	struct media_job *j = arg;
-	struct cf_call *c = find_serial(j->cf, j->serial);
+	struct cf_call *c = cf_find_serial(j->cf, j->serial);
 
 	if (c && j->ev.kind == MEDIA_EV_RTP_TIMEOUT) {
 		cf_rtp_timeout(c, j->ev.leg);
