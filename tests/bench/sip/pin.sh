@@ -28,7 +28,8 @@
 # Needs root: SIPp plays pcaps from a raw socket.
 # Usage: tests/bench/sip/pin.sh [BUILD_DIR]      (make bench-pin)
 # Environment: BENCH_PIN_RATES ("50 100 150 200 250 300 400"), BENCH_STEP_SECONDS (10),
-#   BENCH_HOLD_MS (1000), BENCH_PIN_LEAD_MS (300), BENCH_CALL_LIMIT (-l, 5000),
+#   BENCH_HOLD_MS (1000), BENCH_PIN_LEAD_MS (300), BENCH_PIN_PATIENCE_MS (5000),
+#   BENCH_CALL_LIMIT (-l, 5000),
 #   BENCH_PIN_RUNS ("pin pin-short direct"), BENCH_KEEP, BENCH_PIN_WIRE (1: also
 #   capture the SIP and RFC 4733 packets on lo with tcpdump during the PIN runs
 #   and take the same latencies from the kernel's timestamps, bench.py wire:
@@ -44,6 +45,7 @@ RATES=${BENCH_PIN_RATES:-50 100 150 200 250 300 400}
 STEP=${BENCH_STEP_SECONDS:-10}
 HOLD=${BENCH_HOLD_MS:-1000}
 LEAD=${BENCH_PIN_LEAD_MS:-300}
+PATIENCE=${BENCH_PIN_PATIENCE_MS:-5000}
 LIMIT=${BENCH_CALL_LIMIT:-5000}
 RUNS=${BENCH_PIN_RUNS:-pin pin-short direct}
 WIRE=${BENCH_PIN_WIRE:-}
@@ -76,14 +78,15 @@ python3 -c 'import wave, sys
 w = wave.open(sys.argv[1], "wb"); w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
 w.writeframes(b"\0\0" * 160); w.close()' "$work/short.wav"
 
-# The caller holds: the pcap, "please wait", then 1 s for the dial and the
-# answer, then HOLD (a callee still ringing then is CANCELed: a failed call).
+# The caller holds: the pcap, "please wait", then PATIENCE for the dial and
+# the answer, then HOLD (a callee not yet answered then is CANCELed: a failed
+# call). A bridged call lasts HOLD ms plus what is left of PATIENCE.
 uac() { # uac WAIT_MS OUT
 	sed -e "s|LEAD_MS|$LEAD|" -e "s|PCAP_FILE|$work/pin.pcap|" -e "s|WAIT_MS|$1|" \
 		"$here/pin_uac.xml" >"$2"
 }
-uac $((pcap_len + wait_ms + 1000 + HOLD)) "$work/pin.xml"
-uac $((pcap_len + 20 + 1000 + HOLD)) "$work/pin-short.xml"
+uac $((pcap_len + wait_ms + PATIENCE + HOLD)) "$work/pin.xml"
+uac $((pcap_len + 20 + PATIENCE + HOLD)) "$work/pin-short.xml"
 # The direct caller: uac.xml, logging the wall clock just before its INVITE.
 sed -e "s/HOLD_MS/$HOLD/" \
 	-e 's|^\(  <send retrans="500" start_rtd="setup">\)|  <nop><action><gettimeofday assign_to="sec,usec"/><log message="MARK [field0] [$sec] [$usec]"/></action></nop>\n\1|' \
@@ -184,6 +187,12 @@ step() {
 	fi
 	echo "$st $ust $jn" >"$work/$name-$rate.res"
 }
+thread_ticks() { # thread_ticks PID: "tid ticks" per thread
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "${t##*/} $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)"
+	done
+}
 field() { tr ' ' '\n' <"$work/$1.res" 2>/dev/null | sed -n "s/^$2=//p" | head -n 1; }
 # failed calls: the caller's failures, and calls whose callee saw no INVITE
 nfail() {
@@ -203,9 +212,17 @@ for r in $RATES; do
 	for name in $RUNS; do
 		load=$(cut -d' ' -f1 /proc/loadavg)
 		t0=$(cpu_ticks "$pb")
+		thread_ticks "$pb" >"$work/threads0"
+		w0=$(date +%s%N)
 		step "$name" "$r"
+		w1=$(date +%s%N)
 		t1=$(cpu_ticks "$pb")
-		echo "cpu_ticks=$((t1 - t0)) load=$load" >>"$work/$name-$r.res"
+		thread_ticks "$pb" >"$work/threads1"
+		# the busiest thread over the step, in % of a core
+		top=$(awk -v k="$tck" -v s="$(((w1 - w0) / 1000000))" 'NR == FNR { a[$1] = $2; next }
+			{ d = $2 - a[$1]; if (d > m) m = d } END { printf "%.0f", 100 * m / k / (s / 1000) }' \
+			"$work/threads0" "$work/threads1")
+		echo "cpu_ticks=$((t1 - t0)) top_thread_pct=$top load=$load" >>"$work/$name-$r.res"
 		printf '   %-9s %4d calls/s: %s\n' "$name" "$r" "$(tr '\n' ' ' <"$work/$name-$r.res")"
 	done
 	case " $RUNS " in *" pin "*) ok_step "pin-$r" || break ;; esac
@@ -233,15 +250,18 @@ report() {
 	echo "binary: $B/pinbridge ($(date -u -r "$B/pinbridge" '+built %Y-%m-%d %H:%M UTC'); the commit above is the tree's HEAD)"
 	echo "machine: $(nproc) cores ($cpu), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "${STEP}s per step; PIN $PIN as RFC 4733 events from a pcap, ${LEAD} ms after the ACK (barging into"
-	echo "the prompt); the last digit's first packet at +${last_start} ms, its end at +${last_end} ms; hold ${HOLD} ms"
+	echo "the prompt); the last digit's first packet at +${last_start} ms, its end at +${last_end} ms; the PIN callers"
+	echo "hang up ${PATIENCE} + ${HOLD} ms after the time a prompt-long wait would bridge them (a callee not answered"
+	echo "by then fails), the direct ones ${HOLD} ms after the answer"
 	echo "pin:       shipped prompts (\"please wait\" = ${wait_ms} ms, played before the hunt)"
 	echo "pin-short: prompts.please_wait = 20 ms of silence"
 	echo "direct:    no PIN (baseline): caller's INVITE sent -> callee's INVITE received"
 	echo "latency = callee's INVITE - the last digit's end packet (from its first packet in brackets);"
+	echo "top thr = pinbridge's busiest thread over the step (caller SIPp's run), % of one core;"
 	echo "load = the 1-min load average when the step began"
 	echo
-	printf '%-10s %7s %9s %7s %8s %16s %16s %10s %8s %6s\n' run calls/s attempted failed "fail %" \
-		"latency p50" "latency p99" "max" "CPU/call" load
+	printf '%-10s %7s %9s %7s %8s %16s %16s %10s %8s %7s %6s\n' run calls/s attempted failed "fail %" \
+		"latency p50" "latency p99" "max" "CPU/call" "top thr" load
 	local name r res cpc p50 p99 mx
 	while read -r r; do
 		for name in $RUNS; do
@@ -258,8 +278,9 @@ report() {
 				p99="$(field "$res" end_p99_ms) ($(field "$res" start_p99_ms))"
 				mx="$(field "$res" end_max_ms)"
 			fi
-			printf '%-10s %7s %9s %7s %8s %16s %16s %10s %8s %6s\n' "$name" "$r" "$(field "$res" created)" \
-				"$(nfail "$res")" "$(failpct "$res")" "$p50" "$p99" "$mx" "$cpc" "$(field "$res" load)"
+			printf '%-10s %7s %9s %7s %8s %16s %16s %10s %8s %7s %6s\n' "$name" "$r" "$(field "$res" created)" \
+				"$(nfail "$res")" "$(failpct "$res")" "$p50" "$p99" "$mx" "$cpc" \
+				"$(field "$res" top_thread_pct) %" "$(field "$res" load)"
 		done
 	done <"$work/rates"
 	if [ -n "$WIRE" ]; then
