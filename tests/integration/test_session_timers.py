@@ -7,7 +7,7 @@ BYE to both legs and the call record is finished. The SIP-level details
 
 sip.session_expires is "0s" here: pinbridge asks the callee for no timer of
 its own (call_uas_answer.xml would not expect an UPDATE), so only the
-caller's 2 s session runs; sip.min_se "1s" lets the caller ask for it.
+caller's session runs; sip.min_se "1s" lets the caller ask for 2 or 4 s.
 """
 import re
 import time
@@ -19,14 +19,16 @@ from pbserver import Server
 
 POOL = "+917800000000-+917800000099"
 CREDS = {"st": ("st-key", "st-token")}
-SESSION = "Session-Expires: 2;refresher=uac"
+SESSION = "Session-Expires: %d;refresher=uac"
 
 # The caller's INVITE asks for a 2 s session it refreshes itself.
-ASK = ("      Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\n",
-       "      Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE\n"
-       "      Supported: timer\n      %s\n" % SESSION)
+def ask(secs):
+    """call_uac.xml's INVITE asking for a session of secs it refreshes."""
+    return ("      Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\n",
+            "      Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE\n"
+            "      Supported: timer\n      %s\n" % (SESSION % secs))
 
-UPDATE = """  <pause milliseconds="700"/>
+UPDATE = """  <pause milliseconds="1000"/>
   <send retrans="500">
     <![CDATA[
       UPDATE [next_url] SIP/2.0
@@ -143,7 +145,7 @@ def test_unrefreshed_session_ends_the_call_with_bye_to_both(tmp_path):
     """The caller asks for a 2 s session it should refresh, and does not:
     pinbridge BYEs it (Reason: SIP;cause=408) before the interval is over,
     the callee gets BYE too, the record is finished, nothing leaks."""
-    c = Call(tmp_path, "+917800000001", [ASK], 15000)
+    c = Call(tmp_path, "+917800000001", [ask(2)], 15000)
     try:
         okm, t_ok = c.answered()
         assert okm.header("Session-Expires") == "2;refresher=uac", okm.text
@@ -162,24 +164,26 @@ def test_unrefreshed_session_ends_the_call_with_bye_to_both(tmp_path):
 
 
 def test_refreshed_session_keeps_the_call_and_its_media(tmp_path):
-    """The caller refreshes its 2 s session by UPDATE without SDP every
-    700 ms: each gets 200 with Session-Expires, the call outlives several
-    intervals with RTP flowing both ways, and ends by the caller's BYE."""
-    updates = "".join(UPDATE % (2 + i, SESSION) for i in range(5))
+    """The caller refreshes its 4 s session by UPDATE without SDP every
+    second: each gets 200 with Session-Expires, the call outlives the
+    interval with RTP flowing both ways, and ends by the caller's BYE.
+    (nua ticks once a second: unrefreshed, it would BYE 3-4 s after the
+    last refresh.)"""
+    updates = "".join(UPDATE % (2 + i, SESSION % 4) for i in range(5))
     c = Call(tmp_path, "+917800000002",
-             [ASK, ("  <!-- HOLD_MS -->\n", updates + "  <!-- HOLD_MS -->\n"),
+             [ask(4), ("  <!-- HOLD_MS -->\n", updates + "  <!-- HOLD_MS -->\n"),
               ("CSeq: 2 BYE", "CSeq: 7 BYE")], 300)
     try:
         _, t_ok = c.answered()
-        ta = c.pa.send_frames(PCMU, audio_frames(1, 200, PCMU))
-        tb = c.pb.send_frames(PCMU, audio_frames(2, 200, PCMU))
+        ta = c.pa.send_frames(PCMU, audio_frames(1, 250, PCMU))
+        tb = c.pb.send_frames(PCMU, audio_frames(2, 250, PCMU))
         assert c.uac.wait(15) == 0, c.describe()  # 5 refreshes, then its own BYE
         lasted = time.monotonic() - t_ok
-        assert lasted > 3.5, "call ended %.2fs after the answer" % lasted
+        assert lasted > 4.5, "call ended %.2fs after the answer" % lasted
         assert not c.uac.received("BYE"), "pinbridge ended a refreshed session:\n" + c.describe()
         oks = [m for m in c.uac.received(status=200) if m.cseq_method == "UPDATE"]
         assert len(oks) == 5, c.describe()
-        assert all(m.header("Session-Expires") == "2;refresher=uac" for m in oks), oks[0].text
+        assert all(m.header("Session-Expires") == "4;refresher=uac" for m in oks), oks[0].text
         assert all(not m.body for m in oks), oks[0].text
         c.uas.wait_received("BYE", timeout=3)
         ta.join(6)

@@ -3,7 +3,8 @@
  * SIPp as caller (127.0.0.2) or callee's trunk (127.0.0.3): who refreshes,
  * what happens when nobody does, 422 below min_se, PRACK of our 180, and
  * refreshes that cross the peer's re-INVITE or UPDATE or get 491. The
- * intervals are 2 s (nua's refresh timer ticks once a second). */
+ * intervals are 2 s, 4 s where the peer refreshes (nua's refresh timer
+ * ticks once a second, so it may BYE 1 s early). */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -59,9 +60,10 @@ static double inbound_until_caller_ends(struct rig *r, struct uas *u, const char
 	return now_s() - t0;
 }
 
-/* (a) The caller asks for a 2 s session and refreshes it by UPDATE without
- * SDP: the 200 grants it, each UPDATE gets 200 with Session-Expires, and
- * the call lasts past the interval until the caller's BYE. */
+/* (a) The caller asks for a 4 s session and refreshes it by UPDATE without
+ * SDP every second: the 200 grants it, each UPDATE gets 200 with
+ * Session-Expires, and the call lasts past the interval until the caller's
+ * BYE. */
 static void caller_refreshes_and_the_call_goes_on(void **state)
 {
 	struct rig r;
@@ -72,8 +74,8 @@ static void caller_refreshes_and_the_call_goes_on(void **state)
 	rig_timers(&r, 1800000, 1000);
 	took = inbound_until_caller_ends(&r, &u, "st_in_uac");
 	assert_int_equal(uas_wait(&u), 0);
-	assert_true(took > 2.0); /* longer than one interval */
-	assert_int_equal(count(uas_log(&u), "UPDATE sip:"), 3);
+	assert_true(took > 4.0); /* longer than one interval */
+	assert_int_equal(count(uas_log(&u), "UPDATE sip:"), 5);
 	rig_stop(&r);
 	assert_int_equal(r.seen.nended, 1);
 }
@@ -90,7 +92,9 @@ static void pinbridge_refreshes_when_the_caller_asks(void **state)
 	rig_timers(&r, 1800000, 1000);
 	took = inbound_until_caller_ends(&r, &u, "st_in_uas");
 	assert_int_equal(uas_wait(&u), 0);
-	assert_true(took > 2.0);
+	/* nua refreshes on a whole-second tick, the first one possibly right
+	 * after the answer: three take a little over 2 s, maybe less. */
+	assert_true(took > 1.5);
 	assert_int_equal(count(uas_log(&u), "UPDATE sip:"), 3);
 	rig_stop(&r);
 	assert_int_equal(r.seen.nended, 1);
