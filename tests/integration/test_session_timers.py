@@ -2,8 +2,10 @@
 leg"): the real binary between a SIPp caller and callee. A caller that
 refreshes its session by UPDATE without SDP keeps the call, and its media,
 up past the interval; a session nobody refreshes is ended by pinbridge with
-BYE to both legs and the call record is finished. The SIP-level details
-(who refreshes, 422, 100rel, glare) are tests/unit/test_siptimer.c's.
+BYE to both legs and the call record is finished; a caller's re-INVITE
+crossing pinbridge's refresh (glare) leaves the call and its media up. The
+SIP-level details (who refreshes, 422, 100rel, 491) are
+tests/unit/test_siptimer.c's.
 
 sip.session_expires is "0s" here: pinbridge asks the callee for no timer of
 its own (call_uas_answer.xml would not expect an UPDATE), so only the
@@ -193,6 +195,131 @@ def test_refreshed_session_keeps_the_call_and_its_media(tmp_path):
         assert len(c.pb.packets(PCMU, since=t_ok + 1.0)) >= 50, "callee got too little RTP"
         rec = record_of(c.s, c.alloc["greenpin_id"])
         assert rec["call_type"] == "completed", rec
+        sip_handles_drop_to_zero(c.s)
+    finally:
+        c.close()
+
+
+# The caller asks pinbridge to refresh (refresher=uas); its re-INVITE
+# crosses pinbridge's first refresh UPDATE, which it answers only after.
+ASK_UAS = ("      Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\n",
+           "      Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE\n"
+           "      Supported: timer\n      Session-Expires: 2;refresher=uas\n")
+CROSSING = r"""  <recv request="UPDATE" crlf="true">
+    <action>
+      <ereg regexp="SIP/2\.0/[^\r\n]*" search_in="hdr" header="Via:" check_it="true" assign_to="uvia"/>
+      <ereg regexp="&lt;sip[^\r\n]*" search_in="hdr" header="From:" check_it="true" assign_to="ufrom"/>
+      <ereg regexp="&lt;sip[^\r\n]*" search_in="hdr" header="To:" check_it="true" assign_to="uto"/>
+      <ereg regexp="[0-9]+ UPDATE" search_in="hdr" header="CSeq:" check_it="true" assign_to="ucseq"/>
+    </action>
+  </recv>
+  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[caller]" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: <sip:[caller]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      User-Agent: [ua]
+      Supported: timer
+      Session-Expires: 2;refresher=uas
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=[caller] 53655765 2353687638 IN IP4 [rtp_ip]
+      s=[ua]
+      c=IN IP4 [rtp_ip]
+      t=0 0
+      m=audio [rtp_port] RTP/AVP [codecs] [te_pt]
+      a=rtpmap:[te_pt] telephone-event/8000
+      a=fmtp:[te_pt] 0-15
+      a=ptime:20
+      a=sendrecv
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[caller]" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      User-Agent: [ua]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      Via: [$uvia]
+      From: [$ufrom]
+      To: [$uto]
+      Call-ID: [call_id]
+      CSeq: [$ucseq]
+      Require: timer
+      Session-Expires: 2;refresher=uac
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="UPDATE" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Require: timer
+      Session-Expires: 2;refresher=uac
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+
+def test_reinvite_crossing_our_refresh_keeps_the_call_and_its_media(tmp_path):
+    """Glare at call level: pinbridge refreshes the caller's 2 s session;
+    the caller's re-INVITE crosses pinbridge's first refresh UPDATE (which
+    carries no offer, so nothing is pending): the re-INVITE gets 200 with
+    pinbridge's SDP, the UPDATE its late 200, the next refresh follows, RTP
+    keeps flowing both ways, and the call ends by the caller's BYE."""
+    c = Call(tmp_path, "+917800000003",
+             [ASK_UAS, ("  <!-- HOLD_MS -->\n", CROSSING + "  <!-- HOLD_MS -->\n"),
+              ("CSeq: 2 BYE", "CSeq: 3 BYE")], 100)
+    try:
+        okm, t_ok = c.answered()
+        assert okm.header("Session-Expires") == "2;refresher=uas", okm.text
+        ta = c.pa.send_frames(PCMU, audio_frames(3, 200, PCMU))
+        tb = c.pb.send_frames(PCMU, audio_frames(4, 200, PCMU))
+        reok = c.uac.wait_received(status=200, timeout=8,
+                                   pred=lambda m: m.cseq_method == "INVITE" and
+                                   m.header("CSeq", "").startswith("2 "))
+        t_cross = time.monotonic()
+        assert reok.sdp and reok.sdp.port == okm.sdp.port, reok.text
+        assert c.uac.wait(12) == 0, c.describe()  # the crossing, a refresh, its own BYE
+        ups = [m for m in c.uac.received("UPDATE")]
+        assert len(ups) == 2 and all(not m.body for m in ups), c.describe()
+        assert not c.uac.received(status=491), c.describe()
+        assert not c.uac.received("BYE"), "pinbridge ended the call:\n" + c.describe()
+        c.uas.wait_received("BYE", timeout=3)
+        ta.join(6)
+        tb.join(6)
+        assert len(c.pa.packets(PCMU, since=t_cross + 0.2)) >= 20, "caller got no RTP after the crossing"
+        assert len(c.pb.packets(PCMU, since=t_cross + 0.2)) >= 20, "callee got no RTP after the crossing"
+        assert record_of(c.s, c.alloc["greenpin_id"])["call_type"] == "completed"
         sip_handles_drop_to_zero(c.s)
     finally:
         c.close()
