@@ -269,19 +269,20 @@ static void leg_without_update_is_refreshed_by_reinvite(void **state)
 }
 
 /* (f) A caller requiring 100rel: core's 180 with SDP goes out reliably
- * (RSeq), the caller PRACKs it, the 200 follows. */
-static void reliable_180_is_pracked_then_answered(void **state)
+ * (RSeq), the caller PRACKs it, the 200 follows, pause_us after the 180
+ * (0: a callee answering at once, the 200 possibly crossing the PRACK). */
+static void reliable_180_then_200(unsigned pause_us)
 {
 	struct rig r;
 	struct uas u = {0};
 	const char *log;
 
-	(void)state;
 	rig_start(&r);
 	sipp_start(&u, "st_in_100rel", r.port);
 	assert_int_equal(wait_count(&r.seen, &r.seen.ninvite, 1), 0);
 	assert_int_equal(answer(&r, r.seen.call, 180, ANSWER_SDP("30180")), 0);
-	usleep(300000); /* the PRACK */
+	if (pause_us)
+		usleep(pause_us);
 	assert_int_equal(answer(&r, r.seen.call, 200, ANSWER_SDP("30200")), 0);
 	usleep(300000); /* the ACK */
 	hangup(&r, r.seen.call);
@@ -291,6 +292,18 @@ static void reliable_180_is_pracked_then_answered(void **state)
 	assert_non_null(strstr(log, "PRACK sip:"));
 	rig_stop(&r);
 	assert_int_equal(r.seen.nended, 0);
+}
+
+static void reliable_180_is_pracked_then_answered(void **state)
+{
+	(void)state;
+	reliable_180_then_200(300000); /* the PRACK first */
+}
+
+static void answer_right_after_a_reliable_180(void **state)
+{
+	(void)state;
+	reliable_180_then_200(0);
 }
 
 /* Glare: the caller's re-INVITE or UPDATE crosses our refresh UPDATE;
@@ -370,6 +383,7 @@ int main(void)
 	    cmocka_unit_test(caller_without_update_gets_no_timer_of_ours),
 	    cmocka_unit_test(leg_without_update_is_refreshed_by_reinvite),
 	    cmocka_unit_test(reliable_180_is_pracked_then_answered),
+	    cmocka_unit_test(answer_right_after_a_reliable_180),
 	    cmocka_unit_test(reinvite_crossing_our_refresh_is_answered),
 	    cmocka_unit_test(update_crossing_our_refresh_is_answered),
 	    cmocka_unit_test(refresh_refused_with_491_is_retried),
