@@ -3,7 +3,8 @@ leg"): the real binary between a SIPp caller and callee. A caller that
 refreshes its session by UPDATE without SDP keeps the call, and its media,
 up past the interval; a session nobody refreshes is ended by pinbridge with
 BYE to both legs and the call record is finished; a caller's re-INVITE
-crossing pinbridge's refresh (glare) leaves the call and its media up. The
+crossing pinbridge's refresh (glare) leaves the call and its media up; a
+caller requiring 100rel PRACKs pinbridge's 180 and is bridged. The
 SIP-level details (who refreshes, 422, 100rel, 491) are
 tests/unit/test_siptimer.c's.
 
@@ -319,6 +320,63 @@ def test_reinvite_crossing_our_refresh_keeps_the_call_and_its_media(tmp_path):
         tb.join(6)
         assert len(c.pa.packets(PCMU, since=t_cross + 0.2)) >= 20, "caller got no RTP after the crossing"
         assert len(c.pb.packets(PCMU, since=t_cross + 0.2)) >= 20, "callee got no RTP after the crossing"
+        assert record_of(c.s, c.alloc["greenpin_id"])["call_type"] == "completed"
+        sip_handles_drop_to_zero(c.s)
+    finally:
+        c.close()
+
+
+# A caller requiring 100rel: its INVITE says so, and the 180 pinbridge sends
+# at once must be PRACKed before anything else.
+REQUIRE_100REL = ("      Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\n",
+                  "      Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK\n"
+                  "      Supported: 100rel\n      Require: 100rel\n")
+PRACK_180 = ('  <recv response="180" optional="true"/>\n', r"""  <recv response="180" rrs="true">
+    <action>
+      <ereg regexp="([0-9]+)" search_in="hdr" header="RSeq:" check_it="true" assign_to="r0,rseq"/>
+    </action>
+  </recv>
+  <Reference variables="r0"/>
+  <send retrans="500">
+    <![CDATA[
+      PRACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[caller]" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 PRACK
+      RAck: [$rseq] 1 INVITE
+      Max-Forwards: 70
+      User-Agent: [ua]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+""")
+
+
+def test_caller_requiring_100rel_is_pracked_and_bridged(tmp_path):
+    """RFC 3262 at call level: a caller with Require: 100rel gets
+    pinbridge's 180 reliably (RSeq, Require: 100rel), PRACKs it (200), and
+    the call is bridged: 200, ACK, RTP both ways, a completed record."""
+    c = Call(tmp_path, "+917800000004",
+             [REQUIRE_100REL, PRACK_180, ("CSeq: 2 BYE", "CSeq: 3 BYE")], 2500)
+    try:
+        okm, t_ok = c.answered()
+        ta = c.pa.send_frames(PCMU, audio_frames(5, 100, PCMU))
+        tb = c.pb.send_frames(PCMU, audio_frames(6, 100, PCMU))
+        assert c.uac.wait(12) == 0, c.describe()
+        rel = [m for m in c.uac.received(status=180)]
+        assert rel and rel[0].header("RSeq"), c.describe()
+        assert "100rel" in (rel[0].header("Require") or ""), rel[0].text
+        prack_ok = [m for m in c.uac.received(status=200) if m.cseq_method == "PRACK"]
+        assert len(prack_ok) == 1, c.describe()
+        c.uas.wait_received("BYE", timeout=3)
+        ta.join(6)
+        tb.join(6)
+        assert len(c.pa.packets(PCMU, since=t_ok)) >= 40, "caller got too little RTP"
+        assert len(c.pb.packets(PCMU, since=t_ok)) >= 40, "callee got too little RTP"
         assert record_of(c.s, c.alloc["greenpin_id"])["call_type"] == "completed"
         sip_handles_drop_to_zero(c.s)
     finally:
