@@ -484,6 +484,8 @@ static int cf_sip_opts(const struct config *cfg, struct sip_opts *o)
 	}
 	o->nlisten = cfg->nsip_listen;
 	o->advertise = cfg->sip_advertise[0] ? cfg->sip_advertise : NULL;
+	o->session_expires_ms = cfg->sip_session_expires_ms;
+	o->min_se_ms = cfg->sip_min_se_ms;
 	return 0;
 }
 
@@ -558,7 +560,10 @@ int callflow_start(struct callflow **cfp, struct config *cfg, struct store *st, 
 static bool listen_changed(const struct config *a, const struct config *b)
 {
 	if (a->nsip_listen != b->nsip_listen || a->port_min != b->port_min ||
-	    a->port_max != b->port_max || strcmp(a->media_ip, b->media_ip) != 0)
+	    a->port_max != b->port_max || strcmp(a->media_ip, b->media_ip) != 0 ||
+	    strcmp(a->sip_advertise, b->sip_advertise) != 0 ||
+	    a->sip_session_expires_ms != b->sip_session_expires_ms ||
+	    a->sip_min_se_ms != b->sip_min_se_ms)
 		return true;
 	for (size_t i = 0; i < a->nsip_listen; i++)
 		if (strcmp(a->sip_listen[i], b->sip_listen[i]) != 0)
@@ -575,7 +580,8 @@ void callflow_reload(struct callflow *cf, const struct config *cfg)
 		return;
 	if (listen_changed(cf->cfg, cfg))
 		log_warn(CF_MOD,
-		         "sip.listen, media.ip and the RTP port range change only on restart");
+		         "sip.listen, sip.advertise, the session timers, media.ip and the RTP "
+		         "port range change only on restart");
 	rc = cf_sip_opts(cfg, &o);
 	if (!rc)
 		rc = sip_set_trunks(cf->sip, o.trunks, o.ntrunks);
