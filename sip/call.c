@@ -27,10 +27,7 @@
 
 struct sip_call *sip_call_find(struct sip *sip, sip_call_t id)
 {
-	for (struct sip_call *c = sip->calls; c; c = c->next)
-		if (c->id == id)
-			return c;
-	return NULL;
+	return idmap_get(&sip->by_id, id);
 }
 
 struct sip_call *sip_call_new(struct sip *sip, nua_handle_t *nh)
@@ -42,8 +39,14 @@ struct sip_call *sip_call_new(struct sip *sip, nua_handle_t *nh)
 	do
 		c->id = ++sip->next_id;
 	while (c->id == 0 || sip_call_find(sip, c->id));
+	if (idmap_put(&sip->by_id, c->id, c) != 0) {
+		free(c);
+		return NULL;
+	}
 	c->nh = nh;
 	c->next = sip->calls;
+	if (c->next)
+		c->next->prev = c;
 	sip->calls = c;
 	nua_handle_bind(nh, c);
 	atomic_fetch_add_explicit(&sip->stats.handles, 1, memory_order_relaxed);
@@ -54,12 +57,13 @@ struct sip_call *sip_call_new(struct sip *sip, nua_handle_t *nh)
  * pending on it). */
 void sip_call_free(struct sip *sip, struct sip_call *c)
 {
-	for (struct sip_call **p = &sip->calls; *p; p = &(*p)->next) {
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		sip->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	idmap_del(&sip->by_id, c->id);
 	if (c->silent)
 		su_timer_destroy(c->silent);
 	nua_handle_bind(c->nh, NULL);
@@ -79,6 +83,7 @@ void sip_call_free_all(struct sip *sip)
 {
 	while (sip->calls)
 		sip_call_free(sip, sip->calls);
+	idmap_free(&sip->by_id);
 }
 
 static void silent_expired(struct sip *sip, su_timer_t *t, struct sip_call *c)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/base/idmap.h"
 #include "sip/sip.h"
 
 struct sip_call;
@@ -63,7 +64,7 @@ struct sip_call {
 	 * our 2xx carries the offer, and its ACK the answer, reported through
 	 * cb->ack_answer (cleared then). */
 	bool late_offer;
-	struct sip_call *next;
+	struct sip_call *next, *prev;
 };
 
 /* A REGISTER binding kept by nua for one trunk. */
@@ -112,8 +113,9 @@ struct sip {
 	su_root_t *root;
 	nua_t *nua;
 	su_wait_t wait[1];
-	int wait_index; /* from su_root_register(); > 0 once registered */
-	struct sip_call *calls;
+	int wait_index;         /* from su_root_register(); > 0 once registered */
+	struct sip_call *calls; /* every call and leg, for the shutdown */
+	struct idmap by_id;     /* sip_call_t -> struct sip_call */
 	struct sip_reg *regs;
 	sip_call_t next_id;
 	bool shut_down;
