@@ -154,16 +154,17 @@ step() {
 		-trace_err -error_file uas.errors >uas.out 2>&1) &
 	uas=$!
 	pids+=("$uas")
+	cport=$(free_udp_on $CALLER_IP)
+	mport=$(free_udp_on $CALLER_IP)
 	if [ -n "$WIRE" ] && [ "$name" != direct ]; then
-		# INVITEs to the callees, answers to the callers, the callers' events
-		tcpdump -i lo -n -B 32768 -w "$d/wire.pcap" "udp and ((dst host $CALLEE_IP and udp[8:4] = 0x494e5649) or (dst host $CALLER_IP and udp[8:4] = 0x5349502f) or (src host $CALLER_IP and dst host 127.0.0.1 and (udp[9] & 0x7f) = 101))" \
+		# INVITEs to this callee, answers to this caller, this caller's events
+		# (by port: other tests on the machine use the same addresses)
+		tcpdump -i lo -n -B 32768 -w "$d/wire.pcap" "udp and ((dst host $CALLEE_IP and dst port $uport and udp[8:4] = 0x494e5649) or (dst host $CALLER_IP and dst port $cport and udp[8:4] = 0x5349502f) or (src host $CALLER_IP and src port $mport and dst host 127.0.0.1 and (udp[9] & 0x7f) = 101))" \
 			>"$d/tcpdump.out" 2>&1 &
 		td=$!
 		pids+=("$td")
 	fi
 	sleep 0.3
-	cport=$(free_udp_on $CALLER_IP)
-	mport=$(free_udp_on $CALLER_IP)
 	(cd "$d" && exec sipp "127.0.0.1:$sport" -sf uac.xml -inf calls.csv -i $CALLER_IP -p "$cport" \
 		-mi $CALLER_IP -mp "$mport" -t u1 -r "$rate" -m "$n" -l "$LIMIT" -nostdin \
 		-recv_timeout 10000 -timeout $((STEP * 3 + 60))s -trace_logs -log_file uac.log \
