@@ -162,7 +162,7 @@ int media_ports_bind(struct media_ports *pool, struct in_addr ip, struct media_p
 	 * sockets ends in ENOSPC rather than a loop. */
 	for (uint32_t tries = 0; tries < pool->n; tries++) {
 		uint16_t port;
-		int rtp_fd, rtcp_fd, rc;
+		int rtp_fd = -1, rtcp_fd = -1, rc;
 
 		rc = media_ports_alloc(pool, &port);
 		if (rc)

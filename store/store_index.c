@@ -87,8 +87,8 @@ static uint8_t vn_mask(const struct store_alloc *r, const char *vn)
 static int check(struct ix *x, const struct store_alloc *r)
 {
 	uint8_t kb[KEY_MAX];
-	const uint8_t *owner;
-	int64_t cool;
+	const uint8_t *owner = NULL;
+	int64_t cool = 0;
 	int rc;
 
 	if (r->state == STORE_ACTIVE && r->txn_id[0]) {
@@ -130,8 +130,8 @@ static int index_apply(struct ix *x, const struct store_alloc *r, bool add)
 	bool active = r->state == STORE_ACTIVE;
 	bool pins = active || r->cooling_until_ms > 0;
 	int64_t due = store_record_due(r);
-	const uint8_t *owner;
-	int64_t cool;
+	const uint8_t *owner = NULL;
+	int64_t cool = 0;
 	size_t n;
 	int rc;
 

@@ -173,7 +173,7 @@ static int due_entry(struct store_txn *t, const struct store_event *ev, uint64_t
 /* Removes old's evid entry if it is still its own. */
 static int evid_drop(struct store_txn *t, const struct store_event *old)
 {
-	uint64_t owner;
+	uint64_t owner = 0;
 	int rc = evid_seq(t, old->delivery_id, &owner);
 
 	if (rc == ENOENT || (rc == 0 && owner != old->seq))
@@ -250,7 +250,7 @@ int store_event_put(struct store_txn *t, const struct store_event *ev)
 	uint8_t buf[STORE_EVENT_REC_MAX], sb[8];
 	struct store_event old; /* header only */
 	bool new_id;
-	uint64_t owner;
+	uint64_t owner = 0;
 	size_t len;
 	int rc;
 
@@ -328,7 +328,7 @@ int store_event_get(struct store_txn *t, uint64_t seq, struct store_event *out)
 int store_event_by_delivery(struct store_txn *t, const uint8_t id[STORE_ID_LEN],
                             struct store_event *out)
 {
-	uint64_t seq;
+	uint64_t seq = 0;
 	int rc = evid_seq(t, id, &seq);
 
 	if (rc == 0) {

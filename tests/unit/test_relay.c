@@ -275,7 +275,7 @@ static void test_strict_wrong_source(void **state)
 {
 	struct relay r = {0};
 	struct media_leg_cfg ca, cb;
-	struct peer stranger;
+	struct peer stranger = {0};
 	struct media_stats st;
 	uint8_t pkt[1500];
 
