@@ -228,6 +228,7 @@ static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 	}
 	sip_timer_cancel(c->hunt_timer);
 	c->hunt_timer = NULL;
+	cf_pin_prompt_stop(c); /* "please wait" is cut short by the answer */
 	media_session_ringback(c->media, 0, false);
 	if (!c->answered_in)
 		cf_answer_caller(c); /* a late offer's answer comes with the ACK */

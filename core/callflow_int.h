@@ -150,7 +150,10 @@ void cf_media_event(void *engine_arg, void *session_arg, const struct media_even
 void cf_say_goodbye(struct cf_call *c, enum media_prompt_id id, enum store_call_type type,
                     enum cf_outcome out);
 void cf_pin_free(struct cf_call *c); /* its timers */
-void cf_pin_start_hunt(struct cf_call *c);
+/* The PIN is right: hunt (ringback now, or once "please wait" is over). */
+void cf_pin_start_hunt(struct cf_call *c, bool ringback);
+/* A prompt still playing to the caller stops (the callee answered). */
+void cf_pin_prompt_stop(struct cf_call *c);
 struct cf_call *cf_find_in(struct callflow *cf, sip_call_t in);
 /* callflow.c: the pieces both paths share. */
 void cf_refuse(struct callflow *cf, sip_call_t in, int status, const char *reason,

@@ -20,7 +20,7 @@
 enum cf_after {
 	AFTER_NONE = 0,
 	AFTER_DIGITS, /* start the first-digit timer */
-	AFTER_DIAL,   /* "please wait" is over: hunt */
+	AFTER_RING,   /* "please wait" is over: ringback, while nobody answered */
 	AFTER_BYE,    /* the last prompt: end the call */
 };
 
@@ -231,10 +231,10 @@ static void accepted(struct cf_call *c, const struct route_decision *rd, const c
 	        rd->join ? " (joins the open side)" : "", rd->ndial);
 	verdict_write(c, true, pin);
 	media_session_collect(c->media, 0, false);
-	c->state = CF_VERIFYING;
-	play(c, MEDIA_PROMPT_PLEASE_WAIT, false, AFTER_DIAL);
-	if (!c->prompt_cookie)
-		cf_pin_start_hunt(c);
+	/* Dialled at once: "please wait" plays while the callee's INVITE goes
+	 * out, ringback follows it, and an answer cuts it short. */
+	play(c, MEDIA_PROMPT_PLEASE_WAIT, false, AFTER_RING);
+	cf_pin_start_hunt(c, !c->prompt_cookie);
 }
 
 static void verify(struct cf_call *c)
@@ -366,8 +366,9 @@ static void prompt_done(struct cf_call *c, const struct media_event *ev)
 			arm_digit_timer(c, c->pc.n ? c->t->pin.inter_digit_ms
 			                           : c->t->pin.first_digit_ms);
 		break;
-	case AFTER_DIAL:
-		cf_pin_start_hunt(c);
+	case AFTER_RING:
+		if (c->state == CF_HUNTING)
+			media_session_ringback(c->media, 0, true);
 		break;
 	case AFTER_BYE:
 		/* The last frame was just sent: let the caller hear it out. */
@@ -447,10 +448,20 @@ void cf_pin_greet(struct cf_call *c)
 		arm_digit_timer(c, c->t->pin.first_digit_ms);
 }
 
-void cf_pin_start_hunt(struct cf_call *c)
+void cf_pin_prompt_stop(struct cf_call *c)
+{
+	if (!c->prompt_cookie)
+		return;
+	c->prompt_cookie = 0;
+	c->after_prompt = AFTER_NONE;
+	media_session_play(c->media, 0, NULL, false, 0);
+}
+
+void cf_pin_start_hunt(struct cf_call *c, bool ringback)
 {
 	c->state = CF_HUNTING;
-	media_session_ringback(c->media, 0, true);
+	if (ringback)
+		media_session_ringback(c->media, 0, true);
 	if (cf_hunt_begin(c) != 0)
 		cf_say_goodbye(c, MEDIA_PROMPT_NOBODY, STORE_CT_INCOMPLETE, CF_OUT_INCOMPLETE);
 }
