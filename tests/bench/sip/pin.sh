@@ -5,13 +5,12 @@
 #      PIN (tenant pin.a on); pinbridge answers and plays "enter PIN"; LEAD ms
 #      after the ACK the caller plays a pcap of the 4 digits as RFC 4733 events
 #      (bench.py dtmfpcap: 5 packets 20 ms apart, 3 end packets, 100 ms between
-#      digits; they barge into the prompt); pinbridge verifies the PIN, plays
-#      "please wait" and dials B; a SIPp callee on 127.0.0.3 answers at once;
+#      digits; they barge into the prompt); pinbridge verifies the PIN and
+#      dials B while "please wait" plays; a SIPp callee on 127.0.0.3 answers at once;
 #      the caller hangs up HOLD ms after that;
 #   2. pin-short: the same with a tenant whose prompts.please_wait is 20 ms of
-#      silence, which leaves pinbridge's own work between the digit and the
-#      INVITE (the shipped prompt lasts about 3.2 s and is played out before
-#      the hunt starts);
+#      silence (before commit bc1e4ce the shipped 3.2 s prompt was played out
+#      before the hunt started; this run showed pinbridge's own share then);
 #   3. direct: baseline, the same callers and callees through pinbridge with
 #      no PIN (tenant pin off): INVITE sent by the caller -> INVITE at the
 #      callee, i.e. what pinbridge takes to route and dial a direct call;
