@@ -364,6 +364,11 @@ static void *sip_thread(void *p)
 	sip->root = su_root_create(sip);
 	if (!sip->root)
 		goto out;
+	/* nua runs its stack in a clone task of this root: a thread of its
+	 * own unless threading is off, and then every event and every
+	 * request of ours crosses threads. Off, it shares this thread's
+	 * port: one thread for all of SIP, as DESIGN §7 says. */
+	su_root_threading(sip->root, 0);
 	if (su_wait_create(sip->wait, sip->efd, SU_WAIT_IN) < 0 ||
 	    (sip->wait_index = su_root_register(sip->root, sip->wait, queue_wakeup, NULL, 0)) < 0) {
 		log_err(MOD, "cannot register the queue's eventfd");
