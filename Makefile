@@ -20,7 +20,7 @@ BUILD_DEPS := gcc meson ninja-build pkg-config \
 # Test tooling: pytest and SIPp for integration, wrk for the benchmark, clang and
 # its runtime for libFuzzer, mdb_stat for poking at a store, tzdata for timezones.
 TEST_DEPS := python3 python3-pytest sip-tester wrk clang libclang-rt-14-dev \
-	lmdb-utils tzdata curl clang-format
+	lmdb-utils tzdata curl clang-format python3-pylibsrtp
 DEPS := $(BUILD_DEPS) $(TEST_DEPS)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -169,4 +169,55 @@ const char *sdp_codec_name(enum sdp_codec_kind kind);
  * event pinbridge handles), or NULL. */
 const struct sdp_codec *sdp_desc_codec(const struct sdp_desc *d, enum sdp_codec_kind kind);
 
+/* --- SDES (RFC 4568): a=crypto values --------------------------------------
+ * Only what pinbridge can key libsrtp2 with: AES_CM_128_HMAC_SHA1_80 and _32,
+ * one inline key (no MKI), an optional lifetime, no session parameters but
+ * WSH. The key is a secret: never logged, never echoed in an error string;
+ * wipe struct sdp_crypto with explicit_bzero when done with it. */
+#define SDP_CRYPTO_KEY_LEN  30 /* master key (16) then master salt (14) */
+#define SDP_CRYPTO_LINE_MAX 96 /* "a=crypto:<9-digit tag> <suite> inline:<40>" fits */
+
+enum sdp_crypto_suite {
+	SDP_CRYPTO_NONE = 0,
+	SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80,
+	SDP_CRYPTO_AES_CM_128_HMAC_SHA1_32,
+};
+
+struct sdp_crypto {
+	uint32_t tag; /* 0..999999999, echoed in the answer */
+	enum sdp_crypto_suite suite;
+	uint8_t key[SDP_CRYPTO_KEY_LEN];
+};
+
+/* "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", or NULL. */
+const char *sdp_crypto_suite_name(enum sdp_crypto_suite suite);
+
+/* Parse one a=crypto value (what follows "a=crypto:", as kept in
+ * sdp_desc.crypto). 0; EINVAL when it breaks RFC 4568's grammar (bad tag,
+ * bad base64, a key that is not 30 bytes); ENOTSUP when it is well formed
+ * but not something we can do (unknown suite, MKI, several keys, a session
+ * parameter other than WSH). err gets the reason, without key material. */
+int sdp_crypto_parse(const char *value, struct sdp_crypto *out, char *err, size_t errlen);
+
+/* The crypto attribute to answer an RTP/SAVP offer with: the first of the
+ * offer's a=crypto lines that parses (RFC 4568 §7.1.1: the offerer's
+ * preference order). *peer gets its tag, suite and the peer's key; the
+ * answer carries the same tag and suite with a fresh key of ours. 0, or
+ * ENOTSUP (answer 488) with err naming why the first line was refused. */
+int sdp_crypto_choose(const struct sdp_desc *offer, struct sdp_crypto *peer, char *err,
+                      size_t errlen);
+
+/* Render "a=crypto:<tag> <suite> inline:<base64 key>" (no CRLF) into buf.
+ * 0, EINVAL (unknown suite or tag above 999999999), ENOSPC (buflen below
+ * SDP_CRYPTO_LINE_MAX may be too small). */
+int sdp_crypto_format(const struct sdp_crypto *c, char *buf, size_t buflen);
+
+/* Base64 (RFC 4648, standard alphabet, '=' padding). Encode writes a NUL
+ * terminated string: 0 or ENOSPC (need 4 * ceil(n / 3) + 1). Decode is
+ * strict: only the alphabet, length a multiple of 4, padding only at the
+ * end, unused bits zero; no blanks. 0 with *outlen set, EINVAL, or ENOSPC
+ * when the data exceeds outcap. */
+int sdp_base64_encode(const uint8_t *in, size_t n, char *out, size_t outcap);
+int sdp_base64_decode(const char *in, size_t n, uint8_t *out, size_t outcap, size_t *outlen);
+
 #endif
