@@ -2,6 +2,7 @@
  * sees Sofia's types and the peer's text; sdp_answer.c renders pinbridge's
  * own SDP from the structs. */
 #include "sip/sdp.h"
+#include "sip/sdp_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,10 +18,7 @@
 
 #define TE_EVENTS_DEF 0xffffu /* RFC 4733: 0-15 when no fmtp */
 
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+int sdp_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -59,7 +57,7 @@ static uint8_t fmt_token(const char *s)
 }
 
 /* Digits only, value <= max; returns -1 otherwise. */
-static long parse_num(const char *s, size_t n, long max)
+long sdp_parse_num(const char *s, size_t n, long max)
 {
 	long v = 0;
 
@@ -84,7 +82,7 @@ static uint32_t parse_events(const char *fmtp)
 		return TE_EVENTS_DEF;
 	while (*s) {
 		size_t n = strspn(s, "0123456789");
-		long lo = parse_num(s, n, 255), hi;
+		long lo = sdp_parse_num(s, n, 255), hi;
 
 		if (lo < 0)
 			return TE_EVENTS_DEF;
@@ -93,7 +91,7 @@ static uint32_t parse_events(const char *fmtp)
 		if (*s == '-') {
 			s++;
 			n = strspn(s, "0123456789");
-			hi = parse_num(s, n, 255);
+			hi = sdp_parse_num(s, n, 255);
 			if (hi < lo)
 				return TE_EVENTS_DEF;
 			s += n;
@@ -163,15 +161,15 @@ static int read_mline(const sdp_media_t *m, struct sdp_mline *line, char *err, s
 	line->media = media_kind(m->m_type_name);
 	line->proto = proto_kind(m->m_proto_name);
 	if (m->m_port > 65535)
-		return fail(EINVAL, err, errlen, "m= port %lu is out of range", m->m_port);
+		return sdp_fail(EINVAL, err, errlen, "m= port %lu is out of range", m->m_port);
 	line->port = (uint16_t)m->m_port;
 	if (!m->m_rtpmaps && !m->m_format)
-		return fail(EINVAL, err, errlen, "an m= line has no formats");
+		return sdp_fail(EINVAL, err, errlen, "an m= line has no formats");
 	for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm && line->nfmts < SDP_FMTS_MAX;
 	     rm = rm->rm_next)
 		line->fmts[line->nfmts++] = (struct sdp_fmt){.num = rm->rm_pt};
 	for (const sdp_list_t *l = m->m_format; l && line->nfmts < SDP_FMTS_MAX; l = l->l_next) {
-		long v = parse_num(l->l_text, strlen(l->l_text), 65535);
+		long v = sdp_parse_num(l->l_text, strlen(l->l_text), 65535);
 		uint8_t tok = fmt_token(l->l_text);
 
 		if (v >= 0)
@@ -190,19 +188,19 @@ static int read_connection(const sdp_media_t *m, struct sdp_desc *out, char *err
 	int af;
 
 	if (!c || !c->c_address)
-		return fail(EINVAL, err, errlen, "no c= for the audio stream");
+		return sdp_fail(EINVAL, err, errlen, "no c= for the audio stream");
 	if (c->c_nettype != sdp_net_in ||
 	    (c->c_addrtype != sdp_addr_ip4 && c->c_addrtype != sdp_addr_ip6))
-		return fail(ENOTSUP, err, errlen, "c= is not IN IP4 or IN IP6");
+		return sdp_fail(ENOTSUP, err, errlen, "c= is not IN IP4 or IN IP6");
 	af = c->c_addrtype == sdp_addr_ip6 ? AF_INET6 : AF_INET;
 	if (c->c_mcast || inet_pton(af, c->c_address, bin) != 1)
-		return fail(ENOTSUP, err, errlen, "c= address is not a unicast IP literal");
+		return sdp_fail(ENOTSUP, err, errlen, "c= address is not a unicast IP literal");
 	if ((af == AF_INET && bin[0] >= 224 && bin[0] <= 239) || (af == AF_INET6 && bin[0] == 0xff))
-		return fail(ENOTSUP, err, errlen, "c= address is multicast");
+		return sdp_fail(ENOTSUP, err, errlen, "c= address is multicast");
 	out->ipv6 = af == AF_INET6;
 	/* Canonical text: what we keep is ours, not a copy of the peer's. */
 	if (!inet_ntop(af, bin, out->addr, sizeof(out->addr)))
-		return fail(EINVAL, err, errlen, "c= address does not print");
+		return sdp_fail(EINVAL, err, errlen, "c= address does not print");
 	return 0;
 }
 
@@ -213,7 +211,7 @@ static void read_attributes(const sdp_media_t *m, struct sdp_desc *out)
 	/* ptime belongs to the media level; some UAs put it at session level. */
 	a = sdp_attribute_find2(m->m_attributes, m->m_session->sdp_attributes, "ptime");
 	if (a && a->a_value) {
-		long v = parse_num(a->a_value, strcspn(a->a_value, " \t"), 100000);
+		long v = sdp_parse_num(a->a_value, strcspn(a->a_value, " \t"), 100000);
 
 		if (v >= SDP_PTIME_MIN && v <= SDP_PTIME_MAX)
 			out->ptime = (unsigned)v;
@@ -221,7 +219,7 @@ static void read_attributes(const sdp_media_t *m, struct sdp_desc *out)
 	out->rtcp_mux = sdp_attribute_find(m->m_attributes, "rtcp-mux") != NULL;
 	a = sdp_attribute_find(m->m_attributes, "rtcp");
 	if (a && a->a_value) {
-		long v = parse_num(a->a_value, strcspn(a->a_value, " \t"), 65535);
+		long v = sdp_parse_num(a->a_value, strcspn(a->a_value, " \t"), 65535);
 
 		if (v > 0)
 			out->rtcp_port = (uint16_t)v;
@@ -277,17 +275,18 @@ static int read_session(const sdp_session_t *sdp, struct sdp_desc *out, char *er
 
 	for (const sdp_media_t *m = sdp->sdp_media; m; m = m->m_next, n++) {
 		if (n == SDP_MLINES_MAX)
-			return fail(ENOTSUP, err, errlen, "more than %d m= lines", SDP_MLINES_MAX);
+			return sdp_fail(ENOTSUP, err, errlen, "more than %d m= lines",
+			                SDP_MLINES_MAX);
 		rc = read_mline(m, &out->lines[n], err, errlen);
 		if (rc)
 			return rc;
 	}
 	out->nlines = n;
 	if (n == 0)
-		return fail(ENOTSUP, err, errlen, "no m= line");
+		return sdp_fail(ENOTSUP, err, errlen, "no m= line");
 	audio = pick_audio(sdp, &out->audio);
 	if (!audio)
-		return fail(ENOTSUP, err, errlen, "no audio stream with PCMU or PCMA");
+		return sdp_fail(ENOTSUP, err, errlen, "no audio stream with PCMU or PCMA");
 	rc = read_connection(audio, out, err, errlen);
 	if (rc)
 		return rc;
@@ -360,24 +359,25 @@ int sdp_parse_desc(const char *text, size_t len, struct sdp_desc *out, char *err
 	if (err && errlen)
 		err[0] = '\0';
 	if (!text || len == 0)
-		return fail(EINVAL, err, errlen, "empty SDP");
+		return sdp_fail(EINVAL, err, errlen, "empty SDP");
 	if (len > SDP_INPUT_MAX)
-		return fail(EINVAL, err, errlen, "SDP longer than %d bytes", SDP_INPUT_MAX);
+		return sdp_fail(EINVAL, err, errlen, "SDP longer than %d bytes", SDP_INPUT_MAX);
 	/* Sofia would stop at a NUL and parse only what precedes it. */
 	if (memchr(text, '\0', len))
-		return fail(EINVAL, err, errlen, "SDP contains a NUL byte");
+		return sdp_fail(EINVAL, err, errlen, "SDP contains a NUL byte");
 	if (!mlines_safe(text, len))
-		return fail(EINVAL, err, errlen,
-		            "an m= line is not media, port, protocol and format tokens");
+		return sdp_fail(EINVAL, err, errlen,
+		                "an m= line is not media, port, protocol and format tokens");
 	home = su_home_new(sizeof(*home));
 	if (!home)
-		return fail(ENOMEM, err, errlen, "out of memory");
+		return sdp_fail(ENOMEM, err, errlen, "out of memory");
 	parser = sdp_parse(home, text, (issize_t)len, 0);
 	sdp = sdp_session(parser);
 	if (!sdp) {
 		const char *why = sdp_parsing_error(parser);
 
-		rc = fail(EINVAL, err, errlen, "malformed SDP: %s", why ? why : "unknown error");
+		rc =
+		    sdp_fail(EINVAL, err, errlen, "malformed SDP: %s", why ? why : "unknown error");
 	} else {
 		rc = read_session(sdp, out, err, errlen);
 	}
@@ -386,241 +386,4 @@ int sdp_parse_desc(const char *text, size_t len, struct sdp_desc *out, char *err
 	if (rc)
 		memset(out, 0, sizeof(*out));
 	return rc;
-}
-
-/* --- SDES a=crypto (RFC 4568) --------------------------------------------- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int sdp_base64_encode(const uint8_t *in, size_t n, char *out, size_t outcap)
-{
-	size_t o = 0;
-
-	if (outcap < (n + 2) / 3 * 4 + 1)
-		return ENOSPC;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = b64_alphabet[v >> 18];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64_alphabet[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-static int b64_value(char c)
-{
-	const char *p = c ? strchr(b64_alphabet, c) : NULL;
-
-	return p ? (int)(p - b64_alphabet) : -1;
-}
-
-int sdp_base64_decode(const char *in, size_t n, uint8_t *out, size_t outcap, size_t *outlen)
-{
-	size_t o = 0;
-
-	if (n % 4)
-		return EINVAL;
-	for (size_t i = 0; i < n; i += 4) {
-		bool last = i + 4 == n;
-		size_t pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=') : 0;
-		int v[4];
-		uint32_t w = 0;
-
-		if (pad == 1 && in[i + 2] == '=') /* "x=y=" style */
-			return EINVAL;
-		for (size_t j = 0; j < 4; j++) {
-			v[j] = j >= 4 - pad ? 0 : b64_value(in[i + j]);
-			if (v[j] < 0)
-				return EINVAL;
-			w = w << 6 | (uint32_t)v[j];
-		}
-		/* Canonical only: the bits padding drops must be zero. */
-		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
-			return EINVAL;
-		if (o + 3 - pad > outcap)
-			return ENOSPC;
-		out[o++] = (uint8_t)(w >> 16);
-		if (pad < 2)
-			out[o++] = (uint8_t)(w >> 8);
-		if (pad < 1)
-			out[o++] = (uint8_t)w;
-	}
-	*outlen = o;
-	return 0;
-}
-
-const char *sdp_crypto_suite_name(enum sdp_crypto_suite suite)
-{
-	switch (suite) {
-	case SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80:
-		return "AES_CM_128_HMAC_SHA1_80";
-	case SDP_CRYPTO_AES_CM_128_HMAC_SHA1_32:
-		return "AES_CM_128_HMAC_SHA1_32";
-	case SDP_CRYPTO_NONE:
-		break;
-	}
-	return NULL;
-}
-
-#define CRYPTO_TAG_MAX 999999999u /* RFC 4568: 1*9DIGIT */
-#define CRYPTO_WS      " \t"
-
-/* The lifetime of an inline key: "2^n" or a decimal count, at most 2^48
- * (RFC 4568 §6.1). Recorded by nobody: a call never gets near it. */
-static bool lifetime_ok(const char *s, size_t n)
-{
-	if (n > 2 && s[0] == '2' && s[1] == '^') {
-		long e = parse_num(s + 2, n - 2, 48);
-
-		return e >= 0;
-	}
-	return n > 0 && n <= 15 && strspn(s, "0123456789") >= n &&
-	       strtoull(s, NULL, 10) <= (1ull << 48);
-}
-
-/* "inline:<key>[|lifetime][|MKI:len]", n bytes at p. */
-static int parse_key_params(const char *p, size_t n, uint8_t *key, char *err, size_t errlen)
-{
-	const char *end = p + n, *bar;
-	uint8_t raw[SDP_CRYPTO_KEY_LEN + 3];
-	size_t rawlen;
-	int rc;
-
-	if (memchr(p, ';', n))
-		return fail(ENOTSUP, err, errlen, "a=crypto with more than one key");
-	if (n < 7 || strncasecmp(p, "inline:", 7) != 0)
-		return fail(ENOTSUP, err, errlen, "a=crypto key method is not inline");
-	p += 7;
-	bar = memchr(p, '|', (size_t)(end - p));
-	rc = sdp_base64_decode(p, (size_t)((bar ? bar : end) - p), raw, sizeof(raw), &rawlen);
-	if (rc == 0 && rawlen == SDP_CRYPTO_KEY_LEN)
-		memcpy(key, raw, SDP_CRYPTO_KEY_LEN);
-	explicit_bzero(raw, sizeof(raw));
-	if (rc == EINVAL)
-		return fail(EINVAL, err, errlen, "a=crypto key is not valid base64");
-	if (rc || rawlen != SDP_CRYPTO_KEY_LEN)
-		return fail(EINVAL, err, errlen, "a=crypto key and salt are not %d bytes",
-		            SDP_CRYPTO_KEY_LEN);
-	for (int field = 0; bar; field++) {
-		const char *f = bar + 1;
-
-		bar = memchr(f, '|', (size_t)(end - f));
-		n = (size_t)((bar ? bar : end) - f);
-		if (memchr(f, ':', n))
-			return fail(ENOTSUP, err, errlen, "a=crypto with an MKI is not supported");
-		if (field > 0 || !lifetime_ok(f, n))
-			return fail(EINVAL, err, errlen, "a=crypto key has a bad lifetime");
-	}
-	return 0;
-}
-
-/* Session parameters after the key: only the window size hint, which our
- * replay window (1024) always covers, is harmless to accept. */
-static int parse_session_params(const char *p, char *err, size_t errlen)
-{
-	while (*(p += strspn(p, CRYPTO_WS))) {
-		size_t n = strcspn(p, CRYPTO_WS);
-
-		if (n <= 4 || strncmp(p, "WSH=", 4) != 0 || parse_num(p + 4, n - 4, 1024) < 64)
-			return fail(ENOTSUP, err, errlen,
-			            "a=crypto session parameter '%.*s' is not supported",
-			            (int)(n > 32 ? 32 : n), p);
-		p += n;
-	}
-	return 0;
-}
-
-int sdp_crypto_parse(const char *value, struct sdp_crypto *out, char *err, size_t errlen)
-{
-	enum sdp_crypto_suite suite = SDP_CRYPTO_NONE;
-	const char *p = value;
-	size_t n;
-	long tag;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (err && errlen)
-		err[0] = '\0';
-	n = strcspn(p, CRYPTO_WS);
-	if (n == 0 || n > 9 || strspn(p, "0123456789") < n)
-		return fail(EINVAL, err, errlen, "a=crypto tag is not 1 to 9 digits");
-	tag = strtol(p, NULL, 10);
-	p += n;
-	p += strspn(p, CRYPTO_WS);
-	n = strcspn(p, CRYPTO_WS);
-	for (int s = SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80; s <= SDP_CRYPTO_AES_CM_128_HMAC_SHA1_32;
-	     s++) {
-		const char *name = sdp_crypto_suite_name((enum sdp_crypto_suite)s);
-
-		if (n == strlen(name) && strncmp(p, name, n) == 0)
-			suite = (enum sdp_crypto_suite)s;
-	}
-	if (n == 0)
-		return fail(EINVAL, err, errlen, "a=crypto has no crypto-suite");
-	if (suite == SDP_CRYPTO_NONE)
-		return fail(ENOTSUP, err, errlen, "a=crypto suite '%.*s' is not supported",
-		            (int)(n > 32 ? 32 : n), p);
-	p += n;
-	p += strspn(p, CRYPTO_WS);
-	n = strcspn(p, CRYPTO_WS);
-	if (n == 0)
-		return fail(EINVAL, err, errlen, "a=crypto has no key parameters");
-	rc = parse_key_params(p, n, out->key, err, errlen);
-	if (!rc)
-		rc = parse_session_params(p + n, err, errlen);
-	if (rc) {
-		explicit_bzero(out, sizeof(*out));
-		return rc;
-	}
-	out->tag = (uint32_t)tag;
-	out->suite = suite;
-	return 0;
-}
-
-int sdp_crypto_choose(const struct sdp_desc *offer, struct sdp_crypto *peer, char *err,
-                      size_t errlen)
-{
-	char first[128] = "";
-
-	for (size_t i = 0; i < offer->ncrypto; i++) {
-		char why[128];
-
-		if (sdp_crypto_parse(offer->crypto[i], peer, why, sizeof(why)) == 0) {
-			if (err && errlen)
-				err[0] = '\0';
-			return 0;
-		}
-		if (i == 0)
-			snprintf(first, sizeof(first), "%s", why);
-	}
-	if (offer->ncrypto == 0)
-		return fail(ENOTSUP, err, errlen, "no a=crypto line in the offer");
-	return fail(ENOTSUP, err, errlen, "no usable a=crypto line (first: %s)", first);
-}
-
-int sdp_crypto_format(const struct sdp_crypto *c, char *buf, size_t buflen)
-{
-	const char *suite = sdp_crypto_suite_name(c->suite);
-	char b64[(SDP_CRYPTO_KEY_LEN + 2) / 3 * 4 + 1];
-	int n;
-
-	if (!suite || c->tag > CRYPTO_TAG_MAX)
-		return EINVAL;
-	sdp_base64_encode(c->key, sizeof(c->key), b64, sizeof(b64));
-	n = snprintf(buf, buflen, "a=crypto:%u %s inline:%s", (unsigned)c->tag, suite, b64);
-	explicit_bzero(b64, sizeof(b64));
-	if (n < 0 || (size_t)n >= buflen) {
-		if (buflen)
-			explicit_bzero(buf, buflen); /* no half a key left behind */
-		return ENOSPC;
-	}
-	return 0;
 }
