@@ -132,6 +132,21 @@ def dir_of(sdp):
     return dirs[-1] if dirs else "sendrecv"
 
 
+def talk_both_ways(call, pa, pb, seed, where="the callee"):
+    """75 PCMU frames each way at once, from the caller's peer pa and pb;
+    each side must get at least 65 of the other's."""
+    fa, fb = audio_frames(seed, 75, PCMU), audio_frames(seed + 1, 75, PCMU)
+    ta, tb = pa.send_frames(PCMU, fa), pb.send_frames(PCMU, fb)
+    ta.join(5)
+    tb.join(5)
+    time.sleep(0.3)
+    got_b = [pk.payload for pk in pb.packets(PCMU)]
+    assert find_frames(fa, PCMU, got_b, PCMU) >= 65, \
+        "caller audio at %s: %d packets\n%s" % (where, len(got_b), call.describe())
+    assert find_frames(fb, PCMU, [pk.payload for pk in pa.packets(PCMU)], PCMU) >= 65, \
+        "audio from %s at the caller:\n%s" % (where, call.describe())
+
+
 @pytest.mark.parametrize("caller_scenario,held_dir", [
     ("reinvite_uac_hold", "recvonly"),      # re-INVITE sendonly: answered recvonly
     ("reinvite_uac_offerless", "sendrecv"),  # re-INVITE without SDP: our offer, ACK inactive
@@ -190,17 +205,8 @@ def test_callee_moves_its_port(call):
         "pinbridge's address changed: %s vs the INVITE's %s" % (reok.sdp, inv.sdp)
     t_moved = time.monotonic()
     new.set_remote(reok.sdp)
-    fa, fb = audio_frames(11, 75, PCMU), audio_frames(12, 75, PCMU)
-    ta, tb = pa.send_frames(PCMU, fa), new.send_frames(PCMU, fb)
-    ta.join(5)
-    tb.join(5)
-    time.sleep(0.3)
-    got_new = [pk.payload for pk in new.packets(PCMU)]
-    assert find_frames(fa, PCMU, got_new, PCMU) >= 65, \
-        "caller audio at the callee's new port: %d packets" % len(got_new)
+    talk_both_ways(call, pa, new, 11, "the callee's new port")
     assert not old.packets(since=t_moved + 0.2), "RTP still sent to the callee's old port"
-    assert find_frames(fb, PCMU, [pk.payload for pk in pa.packets(PCMU)], PCMU) >= 65, \
-        "audio from the callee's new port at the caller"
     assert uac.wait(15) == 0, call.describe()
     assert uas.wait(10) == 0, call.describe()
 
@@ -295,17 +301,8 @@ def test_callee_moves_its_early_media_by_update(call):
     t_moved = time.monotonic()
     new.set_remote(upd.sdp)
     pa.set_remote(ok_to(uac, 1).sdp)
-    fa, fb = audio_frames(17, 75, PCMU), audio_frames(18, 75, PCMU)
-    ta, tb = pa.send_frames(PCMU, fa), new.send_frames(PCMU, fb)
-    ta.join(5)
-    tb.join(5)
-    time.sleep(0.3)
-    got_new = [pk.payload for pk in new.packets(PCMU)]
-    assert find_frames(fa, PCMU, got_new, PCMU) >= 65, \
-        "caller audio at the callee's new port: %d packets\n%s" % (len(got_new), call.describe())
+    talk_both_ways(call, pa, new, 17, "the callee's new port")
     assert not old.packets(since=t_moved + 0.2), "RTP still sent to the callee's old port"
-    assert find_frames(fb, PCMU, [pk.payload for pk in pa.packets(PCMU)], PCMU) >= 65, \
-        "audio from the callee's new port at the caller"
     assert uac.wait(15) == 0, call.describe()
     assert uas.wait(10) == 0, call.describe()
 
@@ -328,15 +325,7 @@ def test_late_offer_caller(call):
         assert m.sdp is None, "SDP in the late offer's 180: %s" % m.text
     pa.set_remote(offer)
     time.sleep(0.2)  # the ACK with the answer
-    fa, fb = audio_frames(21, 75, PCMU), audio_frames(22, 75, PCMU)
-    ta, tb = pa.send_frames(PCMU, fa), pb.send_frames(PCMU, fb)
-    ta.join(5)
-    tb.join(5)
-    time.sleep(0.3)
-    assert find_frames(fa, PCMU, [pk.payload for pk in pb.packets(PCMU)], PCMU) >= 65, \
-        "caller audio at the callee:\n" + call.describe()
-    assert find_frames(fb, PCMU, [pk.payload for pk in pa.packets(PCMU)], PCMU) >= 65, \
-        "callee audio at the caller:\n" + call.describe()
+    talk_both_ways(call, pa, pb, 21)
     assert uac.wait(15) == 0, call.describe()
     assert uas.wait(10) == 0, call.describe()
 
