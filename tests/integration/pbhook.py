@@ -16,6 +16,7 @@ import hmac
 import http.server
 import json
 import re
+import socket
 import threading
 import time
 from urllib.parse import quote
@@ -96,6 +97,7 @@ class Receiver:
         self.release = threading.Event()
         self.httpd = None
         self.thread = None
+        self.conns = set()    # open client connections, closed by stop()
 
     # --- life ---
     def url(self, path):
@@ -109,6 +111,16 @@ class Receiver:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                with rx.cond:
+                    rx.conns.add(self.connection)
+
+            def finish(self):
+                with rx.cond:
+                    rx.conns.discard(self.connection)
+                super().finish()
 
             def _body(self):
                 te = (self.headers.get("Transfer-Encoding") or "").lower()
@@ -176,13 +188,21 @@ class Receiver:
         return self
 
     def stop(self):
-        """Stops listening (connections refused from now on). Handlers still
-        sleeping are released."""
+        """Stops listening (connections refused from now on) and closes the
+        kept-alive connections, which would otherwise go on being served
+        (close() also releases handlers still sleeping)."""
         if self.httpd:
             self.httpd.shutdown()
             self.httpd.server_close()
             self.httpd = None
             self.thread.join(10)
+            with self.cond:
+                conns, self.conns = list(self.conns), set()
+            for c in conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def close(self):
         self.release.set()
