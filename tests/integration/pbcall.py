@@ -40,9 +40,17 @@ PCMU, PCMA = 0, 8
 
 # --- ports -------------------------------------------------------------------
 
+# Ports this process handed out: a port is free when picked but taken only
+# when its user (often a SIPp started later) binds it, so the kernel may
+# offer it again meanwhile; two users of one port fail in odd ways (a SIPp
+# that cannot bind logs nothing). Never handed out twice.
+_handed_out = set()
+
+
 def free_port_on(ip, even=False, pair=False, udp_only=False):
-    """A port free for UDP (and TCP unless udp_only) on ip; even/pair: an
-    even port whose next one is free too (RTP + RTCP)."""
+    """A port free for UDP (and TCP unless udp_only) on ip and not handed
+    out before by this process; even/pair: an even port whose next one is
+    free too (RTP + RTCP)."""
     for _ in range(500):
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -53,7 +61,7 @@ def free_port_on(ip, even=False, pair=False, udp_only=False):
         if even and port % 2:
             continue
         ports = [port, port + 1] if pair else [port]
-        if ports[-1] > 65535:
+        if ports[-1] > 65535 or any(p in _handed_out for p in ports):
             continue
         socks = []
         try:
@@ -62,6 +70,7 @@ def free_port_on(ip, even=False, pair=False, udp_only=False):
                     s = socket.socket(socket.AF_INET, kind)
                     socks.append(s)
                     s.bind((ip, p))
+            _handed_out.update(ports)
             return port
         except OSError:
             continue
