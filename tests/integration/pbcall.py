@@ -1014,3 +1014,17 @@ def metric_sum(samples, name, **labels):
     if not vals and not any(n == name for n, _, _ in samples):
         return None
     return sum(vals)
+
+
+def sip_handles_drop_to_zero(s, timeout=8.0):
+    """Every SIP call and leg pinbridge held for the test's calls is gone
+    (pinbridge_sip_handles back to 0): nothing leaks per call."""
+    end, v = time.monotonic() + timeout, None
+    while time.monotonic() < end:
+        r = s.request("GET", "/metrics", auth=False)
+        m = re.search(r"^pinbridge_sip_handles (\d+)$", r.raw.decode(), re.M)
+        v = int(m.group(1)) if m else None
+        if v == 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError("pinbridge_sip_handles stayed %s" % v)

@@ -1,12 +1,11 @@
 """Call timers (DESIGN §3, §5): a bridged call is ended with BYE to both
 sides when the tenant's max_duration is reached, or when a leg sends no RTP
 for rtp_timeout — and not while RTP flows."""
-import re
 import signal
 import time
 
 from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMU, RtpPeer, Sipp, audio_frames,
-                    free_port_on, scenario)
+                    free_port_on, scenario, sip_handles_drop_to_zero)
 from pbdata import number, ok, txn
 from pbserver import Server
 
@@ -19,20 +18,6 @@ def conf(callee_port, timers='max_duration = "1500ms";'):
             'tenants = ( { id = "lim"; api_key = "lim-key"; api_token = "lim-token";\n'
             '  country = "91"; vns = ["%s"]; pin = { a = false; b = false };\n'
             '  %s } );\n' % (CALLER_IP, CALLEE_IP, callee_port, POOL, timers))
-
-
-def sip_handles_drop_to_zero(s, timeout=8.0):
-    """Every SIP call and leg pinbridge held for the test's calls is gone
-    (pinbridge_sip_handles back to 0): nothing leaks per call."""
-    end, v = time.monotonic() + timeout, None
-    while time.monotonic() < end:
-        r = s.request("GET", "/metrics", auth=False)
-        m = re.search(r"^pinbridge_sip_handles (\d+)$", r.raw.decode(), re.M)
-        v = int(m.group(1)) if m else None
-        if v == 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError("pinbridge_sip_handles stayed %s" % v)
 
 
 def test_max_duration_ends_a_bridged_call(tmp_path):

@@ -12,11 +12,10 @@ sip.session_expires is "0s" here: pinbridge asks the callee for no timer of
 its own (call_uas_answer.xml would not expect an UPDATE), so only the
 caller's session runs; sip.min_se "1s" lets the caller ask for 2 or 4 s.
 """
-import re
 import time
 
 from pbcall import (CALLEE_IP, CALLER_IP, PB_IP, PCMU, RtpPeer, Sipp, audio_frames,
-                    free_port_on, scenario)
+                    free_port_on, scenario, sip_handles_drop_to_zero)
 from pbdata import number, ok, txn
 from pbserver import Server
 
@@ -59,18 +58,6 @@ def conf(callee_port):
             'tenants = ( { id = "st"; api_key = "st-key"; api_token = "st-token";\n'
             '  country = "91"; vns = ["%s"]; pin = { a = false; b = false }; } );\n'
             % (CALLER_IP, CALLEE_IP, callee_port, POOL))
-
-
-def sip_handles_drop_to_zero(s, timeout=8.0):
-    end, v = time.monotonic() + timeout, None
-    while time.monotonic() < end:
-        r = s.request("GET", "/metrics", auth=False)
-        m = re.search(r"^pinbridge_sip_handles (\d+)$", r.raw.decode(), re.M)
-        v = int(m.group(1)) if m else None
-        if v == 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError("pinbridge_sip_handles stayed %s" % v)
 
 
 def record_of(s, greenpin_id, timeout=5.0):
