@@ -47,21 +47,44 @@ PCMU, PCMA = 0, 8
 _handed_out = set()
 
 
-def free_port_on(ip, even=False, pair=False, udp_only=False):
+def _outside_ephemeral():
+    """Ports the kernel never picks for an unbound socket (outside
+    ip_local_port_range), below pinbridge's default media range: a port
+    handed out here and bound much later (the module-wide callee port)
+    cannot meanwhile become some socket's automatic port (CI once saw a
+    callee SIPp fail with EADDRINUSE that way)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    ranges = [r for r in (range(10000, min(lo, 16384)), range(max(hi + 1, 61000), 65535)) if len(r) > 100]
+    return [p for r in ranges for p in r]
+
+
+_CANDIDATES = _outside_ephemeral()
+
+
+def free_port_on(ip, even=False, pair=False, udp_only=False, also=()):
     """A port free for UDP (and TCP unless udp_only) on ip and not handed
-    out before by this process; even/pair: an even port whose next one is
-    free too (RTP + RTCP)."""
-    for _ in range(500):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind((ip, 0))
-            port = u.getsockname()[1]
-        finally:
-            u.close()
+    out before by this process, outside the kernel's ephemeral range;
+    even/pair: an even port whose next one is free too (RTP + RTCP); also:
+    offsets of further ports taken with it (SIPp's video port is +2)."""
+    offsets = [0] + ([1] if pair else []) + list(also)
+    for attempt in range(1000):
+        if attempt < 900 and _CANDIDATES:
+            port = random.choice(_CANDIDATES)
+        else:  # the quiet ranges are used up: the kernel's choice
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                u.bind((ip, 0))
+                port = u.getsockname()[1]
+            finally:
+                u.close()
         if even and port % 2:
             continue
-        ports = [port, port + 1] if pair else [port]
-        if ports[-1] > 65535 or any(p in _handed_out for p in ports):
+        ports = [port + o for o in offsets]
+        if max(ports) > 65535 or any(p in _handed_out for p in ports):
             continue
         socks = []
         try:
@@ -422,7 +445,7 @@ class Sipp:
         self.remote = remote
         self.service = service
         self.port = port or free_port_on(ip)
-        self.media_port = free_port_on(ip, udp_only=True)
+        self.media_port = free_port_on(ip, udp_only=True, also=(2,))  # SIPp binds +2 for video
         self.max_calls = max_calls
         self.timeout = timeout
         self.transport = transport
