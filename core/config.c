@@ -35,6 +35,8 @@ static int config_defaults(struct config *c)
 	c->sip_drain_ms = 30000;
 	c->sip_session_expires_ms = 1800000;
 	c->sip_min_se_ms = 90000;
+	snprintf(c->tls_ca, sizeof(c->tls_ca), "/etc/ssl/certs/ca-certificates.crt");
+	c->tls_verify = true;
 	c->sweep_interval_ms = 200;
 	return 0;
 }

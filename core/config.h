@@ -26,6 +26,13 @@ struct cidr {
 	int prefix;       /* over the 128-bit form */
 };
 
+/* What a trunk's legs do about SRTP (SDES, RFC 4568). */
+enum trunk_srtp {
+	TRUNK_SRTP_OFF = 0,   /* plain RTP; an RTP/SAVP offer gets 488 */
+	TRUNK_SRTP_OPTIONAL,  /* offer RTP/AVP with a=crypto, accept either answer */
+	TRUNK_SRTP_MANDATORY, /* offer RTP/SAVP; a plain offer or answer fails (488) */
+};
+
 struct trunk {
 	char name[64];
 	struct cidr *allow;
@@ -38,6 +45,13 @@ struct trunk {
 	char password[CONFIG_STR];
 	char realm[CONFIG_STR];
 	bool do_register;
+	enum trunk_srtp srtp;
+	/* SDES keys may cross a plain (udp, tcp) transport to or from this
+	 * trunk; otherwise SRTP is offered and accepted on TLS legs only. */
+	bool srtp_plain_transport;
+	/* Outbound TLS: a name the trunk's certificate must carry (a DNS or
+	 * IP subjectAltName, or the CN); "" = the host of outbound. */
+	char tls_subject[CONFIG_STR];
 };
 
 struct tenant_webhooks {
@@ -103,6 +117,13 @@ struct config {
 	/* RFC 4028: the session interval we ask for (0: none of our own) and
 	 * the shortest we accept; whole seconds on the wire, rounded up. */
 	int64_t sip_session_expires_ms, sip_min_se_ms;
+	/* SIP over TLS (tls: listen entries, sips: trunks): our certificate
+	 * chain and its key (PEM files), the CA bundle trunks' certificates
+	 * are verified against, and whether they are (outbound). */
+	char tls_certificate[CONFIG_STR];
+	char tls_key[CONFIG_STR];
+	char tls_ca[CONFIG_STR];
+	bool tls_verify;
 	char media_ip[64];
 	char media_advertise[64];
 	int port_min, port_max;

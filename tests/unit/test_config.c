@@ -248,7 +248,8 @@ static void test_sizes_and_addresses(void **state)
 	    load_text("media = { ip = \"::1\"; advertise = \"203.0.113.7\"; };\n"
 	              "http = { listen = \"[::1]:8080\"; };\n"
 	              "sip = { listen = [\"tls:[::1]:5061\", \"udp:sip.example.com:5060\"]; "
-	              "advertise = \"203.0.113.7\"; };\n",
+	              "advertise = \"203.0.113.7\"; tls = { certificate = \"c.pem\"; key = "
+	              "\"k.pem\"; }; };\n",
 	              NULL);
 	assert_string_equal(c->media_ip, "::1");
 	assert_string_equal(c->media_advertise, "203.0.113.7");
