@@ -102,13 +102,14 @@ struct sdp_desc {
 	bool rtcp_mux;
 	enum sdp_dir dir; /* session-level, overridden at media level */
 	unsigned ptime;   /* ms; 0 when not signalled (G.711 default is 20) */
-	bool srtp;        /* audio is RTP/SAVP: not answered until the SRTP issue */
+	bool srtp;        /* the audio m-line is RTP/SAVP */
 
 	/* Formats of the audio m-line in offer order. */
 	size_t ncodecs;
 	struct sdp_codec codecs[SDP_CODECS_MAX];
 
-	/* a=crypto values of the audio m-line, raw (never sent back). */
+	/* a=crypto values of the audio m-line, raw (never sent back, never
+	 * logged: they hold the peer's key). */
 	size_t ncrypto;
 	char crypto[SDP_CRYPTO_MAX][SDP_CRYPTO_LEN];
 
@@ -131,7 +132,17 @@ struct sdp_local {
 	/* Codec preference, SDP_CODEC_NONE-terminated; empty = the offer's order
 	 * when answering, PCMU then PCMA when offering. */
 	enum sdp_codec_kind prefer[SDP_PREFER_MAX];
+	/* SDES: our a=crypto lines (each with our own key), none for plain
+	 * RTP. An offer carries them all, under RTP/SAVP when savp, else
+	 * under RTP/AVP (best effort: a plain answer is fine). An answer
+	 * carries exactly one, the offer's tag and suite, under the offer's
+	 * profile; an RTP/SAVP offer answered without one is ENOTSUP. */
+	const struct sdp_crypto *crypto;
+	size_t ncrypto; /* 0..SDP_LOCAL_CRYPTO_MAX */
+	bool savp;
 };
+
+#define SDP_LOCAL_CRYPTO_MAX 2
 
 /* Parses the peer's SDP (len bytes, no NUL needed). Returns 0, EINVAL for
  * malformed SDP, or ENOTSUP when it is well formed but has nothing pinbridge
@@ -206,6 +217,15 @@ int sdp_crypto_parse(const char *value, struct sdp_crypto *out, char *err, size_
  * ENOTSUP (answer 488) with err naming why the first line was refused. */
 int sdp_crypto_choose(const struct sdp_desc *offer, struct sdp_crypto *peer, char *err,
                       size_t errlen);
+
+/* The peer's key in an answer to our offer of n crypto lines: the answer's
+ * first a=crypto whose tag is one we offered, with that line's suite.
+ * 0 with *peer and *which (index in offered) set; ENOENT when the answer
+ * has no a=crypto line at all (a plain answer); ENOTSUP when it has some
+ * but none answers ours (unknown tag, another suite, unparsable), err
+ * naming why, without key material. */
+int sdp_crypto_match(const struct sdp_desc *answer, const struct sdp_crypto *offered, size_t n,
+                     struct sdp_crypto *peer, size_t *which, char *err, size_t errlen);
 
 /* Render "a=crypto:<tag> <suite> inline:<base64 key>" (no CRLF) into buf.
  * 0, EINVAL (unknown suite or tag above 999999999), ENOSPC (buflen below

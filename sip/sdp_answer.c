@@ -155,9 +155,9 @@ const char *sdp_codec_name(enum sdp_codec_kind k)
 	}
 }
 
-static void put_audio(struct text *t, const struct sdp_desc *d)
+static void put_audio(struct text *t, const struct sdp_desc *d, const struct sdp_local *local)
 {
-	put(t, "m=audio %u RTP/AVP", (unsigned)d->port);
+	put(t, "m=audio %u %s", (unsigned)d->port, d->srtp ? "RTP/SAVP" : "RTP/AVP");
 	for (size_t i = 0; i < d->ncodecs; i++)
 		put(t, " %u", (unsigned)d->codecs[i].pt);
 	put(t, "\r\n");
@@ -178,6 +178,16 @@ static void put_audio(struct text *t, const struct sdp_desc *d)
 	else if (d->rtcp_port)
 		put(t, "a=rtcp:%u\r\n", (unsigned)d->rtcp_port);
 	put(t, "a=%s\r\n", sdp_dir_name(d->dir));
+	for (size_t i = 0; i < local->ncrypto; i++) {
+		char line[SDP_CRYPTO_LINE_MAX];
+
+		if (sdp_crypto_format(&local->crypto[i], line, sizeof(line)) != 0) {
+			t->full = true; /* checked by local_init: cannot happen */
+			continue;
+		}
+		put(t, "%s\r\n", line);
+		explicit_bzero(line, sizeof(line));
+	}
 }
 
 static int render(const struct sdp_desc *d, const struct sdp_local *local, char *buf, size_t buflen)
@@ -195,7 +205,7 @@ static int render(const struct sdp_desc *d, const struct sdp_local *local, char 
 	    d->addr, ip, d->addr);
 	for (size_t i = 0; i < d->nlines; i++) {
 		if (i == d->audio)
-			put_audio(&t, d);
+			put_audio(&t, d, local);
 		else
 			put_rejected(&t, &d->lines[i]);
 	}
@@ -214,8 +224,13 @@ static int local_init(const struct sdp_local *local, struct sdp_desc *d)
 
 	memset(d, 0, sizeof(*d));
 	if (!local || !local->addr || local->port == 0 || local->port == 65535 ||
-	    (unsigned)local->dir > SDP_DIR_SENDRECV)
+	    (unsigned)local->dir > SDP_DIR_SENDRECV || local->ncrypto > SDP_LOCAL_CRYPTO_MAX ||
+	    (local->ncrypto && !local->crypto) || (local->savp && !local->ncrypto))
 		return EINVAL;
+	for (size_t i = 0; i < local->ncrypto; i++)
+		if (!sdp_crypto_suite_name(local->crypto[i].suite) ||
+		    local->crypto[i].tag > 999999999u)
+			return EINVAL;
 	af = strchr(local->addr, ':') ? AF_INET6 : AF_INET;
 	if (inet_pton(af, local->addr, bin) != 1 || !inet_ntop(af, bin, d->addr, sizeof(d->addr)))
 		return EINVAL;
@@ -265,8 +280,10 @@ int sdp_answer(const struct sdp_desc *offer, const struct sdp_local *local, stru
 	if (!offer || offer->nlines == 0 || offer->nlines > SDP_MLINES_MAX ||
 	    offer->audio >= offer->nlines || offer->port == 0 || offer->ncodecs > SDP_CODECS_MAX)
 		return EINVAL;
-	if (offer->srtp)
-		return ENOTSUP;
+	/* An RTP/SAVP offer needs our key; an RTP/AVP one may get it (best
+	 * effort SRTP). One line: the one the offer's choice answers. */
+	if ((offer->srtp && !local->ncrypto) || local->ncrypto > 1 || local->savp)
+		return offer->srtp && !local->ncrypto ? ENOTSUP : EINVAL;
 	codec = pick_codec(offer, local);
 	if (!codec)
 		return ENOTSUP;
@@ -287,8 +304,11 @@ int sdp_answer(const struct sdp_desc *offer, const struct sdp_local *local, stru
 		if (d.lines[i].nfmts > SDP_FMTS_MAX)
 			d.lines[i].nfmts = SDP_FMTS_MAX;
 	}
-	d.lines[d.audio] = (struct sdp_mline){
-	    .media = SDP_MEDIA_AUDIO, .proto = SDP_PROTO_RTP_AVP, .port = d.port};
+	d.srtp = offer->srtp;
+	d.lines[d.audio] =
+	    (struct sdp_mline){.media = SDP_MEDIA_AUDIO,
+	                       .proto = d.srtp ? SDP_PROTO_RTP_SAVP : SDP_PROTO_RTP_AVP,
+	                       .port = d.port};
 	add_codec(&d, codec->kind, codec->pt, 0);
 	if (te)
 		add_codec(&d, SDP_CODEC_TELEPHONE_EVENT, te->pt,
@@ -334,5 +354,6 @@ int sdp_offer(const struct sdp_local *local, char *buf, size_t buflen)
 	d.rtcp_mux = local->rtcp_mux;
 	d.rtcp_port = d.rtcp_mux ? 0 : (uint16_t)(d.port + 1);
 	d.dir = local->dir;
+	d.srtp = local->savp;
 	return render(&d, local, buf, buflen);
 }

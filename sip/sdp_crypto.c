@@ -228,6 +228,34 @@ int sdp_crypto_choose(const struct sdp_desc *offer, struct sdp_crypto *peer, cha
 	return sdp_fail(ENOTSUP, err, errlen, "no usable a=crypto line (first: %s)", first);
 }
 
+int sdp_crypto_match(const struct sdp_desc *answer, const struct sdp_crypto *offered, size_t n,
+                     struct sdp_crypto *peer, size_t *which, char *err, size_t errlen)
+{
+	char why[128] = "no a=crypto line answers our tags";
+
+	if (answer->ncrypto == 0)
+		return sdp_fail(ENOENT, err, errlen, "no a=crypto line in the answer");
+	for (size_t i = 0; i < answer->ncrypto; i++) {
+		if (sdp_crypto_parse(answer->crypto[i], peer, why, sizeof(why)) != 0)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			if (offered[k].tag != peer->tag)
+				continue;
+			if (offered[k].suite != peer->suite) {
+				snprintf(why, sizeof(why), "tag %u answered with another suite",
+				         (unsigned)peer->tag);
+				break;
+			}
+			*which = k;
+			if (err && errlen)
+				err[0] = '\0';
+			return 0;
+		}
+	}
+	explicit_bzero(peer, sizeof(*peer));
+	return sdp_fail(ENOTSUP, err, errlen, "%s", why);
+}
+
 int sdp_crypto_format(const struct sdp_crypto *c, char *buf, size_t buflen)
 {
 	const char *suite = sdp_crypto_suite_name(c->suite);

@@ -445,7 +445,7 @@ static void test_answer_errors(void **state)
 	l = local;
 	l.port = 0;
 	assert_int_equal(sdp_answer(&offer, &l, &chosen, buf, sizeof(buf)), EINVAL);
-	/* SRTP-only audio is parsed (crypto kept) but not answered yet */
+	/* SRTP-only audio is parsed (crypto kept), not answered without our key */
 	parse_ok("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
 	         "m=audio 7000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:xyz\r\n",
 	         &offer);
