@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_status.h>
@@ -314,4 +315,18 @@ void sip_hangup(struct sip *sip, sip_call_t call, int status)
 		nua_bye(c->nh, TAG_END());
 	else
 		nua_cancel(c->nh, TAG_END());
+}
+
+bool sip_uri_secure(const char *uri)
+{
+	url_t u[1];
+	char buf[300], tp[8];
+	bool tls;
+
+	if (!uri || snprintf(buf, sizeof(buf), "%s", uri) >= (int)sizeof(buf) || url_d(u, buf) < 0)
+		return false;
+	tls = u->url_type == url_sips;
+	if (!tls && u->url_params && url_param(u->url_params, "transport", tp, sizeof(tp)) > 0)
+		tls = strcasecmp(tp, "tls") == 0;
+	return tls;
 }

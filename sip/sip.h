@@ -75,6 +75,7 @@ struct sip_invite {
 	const char *trunk;    /* name of the trunk whose allow list matched */
 	const char *sdp;      /* the offer, NUL-terminated; NULL for a late offer */
 	size_t sdp_len;
+	bool secure; /* it arrived over TLS */
 };
 
 /* What happened on an outbound leg (sip_dial). */
@@ -167,6 +168,8 @@ struct sip_dial {
 	const char *log_id;                      /* the call_sid, for log lines */
 };
 int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg);
+/* Whether legs to uri go over TLS: a sips: URI, or ;transport=tls. */
+bool sip_uri_secure(const char *uri);
 
 /* Ends a call or leg in whatever state it is: CANCEL a pending outbound
  * leg (a 200 that crosses it is ACKed and BYEd by sip/), BYE an answered
