@@ -185,7 +185,7 @@ static void batch_init(struct media_batch *b)
 	memset(b->tx, 0, sizeof(b->tx));
 	for (unsigned i = 0; i < MEDIA_BATCH; i++) {
 		b->rx_iov[i].iov_base = b->buf[i];
-		b->rx_iov[i].iov_len = MEDIA_PKT_MAX;
+		b->rx_iov[i].iov_len = MEDIA_PKT_MAX; /* the slot's rest: an SRTP trailer */
 		b->rx[i].msg_hdr.msg_iov = &b->rx_iov[i];
 		b->rx[i].msg_hdr.msg_iovlen = 1;
 		b->rx[i].msg_hdr.msg_name = &b->src[i];
@@ -320,6 +320,9 @@ static void counters_add(const struct media_counters *c, struct media_stats *st)
 	st->dropped_source += atomic_load_explicit(&c->dropped_source, memory_order_relaxed);
 	st->dropped_no_remote += atomic_load_explicit(&c->dropped_no_remote, memory_order_relaxed);
 	st->dropped_send += atomic_load_explicit(&c->dropped_send, memory_order_relaxed);
+	st->dropped_srtp_auth += atomic_load_explicit(&c->dropped_srtp_auth, memory_order_relaxed);
+	st->dropped_srtp_replay +=
+	    atomic_load_explicit(&c->dropped_srtp_replay, memory_order_relaxed);
 	st->rtcp_received += atomic_load_explicit(&c->rtcp_received, memory_order_relaxed);
 	st->rtcp_sent += atomic_load_explicit(&c->rtcp_sent, memory_order_relaxed);
 	st->generated += atomic_load_explicit(&c->generated, memory_order_relaxed);

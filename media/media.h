@@ -69,6 +69,9 @@ struct media_cidr {
 	uint8_t prefix; /* 0-32 */
 };
 
+/* An SRTP leg's keys and counters: made and freed with media/srtp.h. */
+struct media_srtp;
+
 /* One leg as its SDP and its trunk describe it. */
 struct media_leg_cfg {
 	struct sockaddr_in remote; /* RTP address from SDP; port 0: not known yet */
@@ -80,16 +83,35 @@ struct media_leg_cfg {
 	unsigned ptime_ms; /* packet time this leg wants (a=ptime); 0 = 20 */
 	unsigned n_cidrs;  /* learn: sources allowed besides the SDP address's IP */
 	struct media_cidr cidrs[MEDIA_CIDR_MAX];
+	/* NULL: plain RTP. Else the leg speaks SRTP/SRTCP under this state:
+	 * what it sends is unprotected (and dropped, counted, when that fails)
+	 * before anything reads it, and everything sent to it (relayed audio,
+	 * ringback, prompts, tones, our RTCP reports) is protected. The owner
+	 * keeps it and frees it; it must stay alive while the session may use
+	 * it: until a later media_session_set_leg() for this leg with another
+	 * state has returned, or media_session_free() has. Only the session's
+	 * worker touches it in between (media_srtp_get_stats() included).
+	 * A packet that fails to unprotect is not received: never relayed,
+	 * never a digit, never latched onto, no reprieve from the inactivity
+	 * timeout. */
+	struct media_srtp *srtp;
 };
 
 /* Counters; read at any time from any thread (relaxed atomics inside). */
 struct media_stats {
 	uint64_t relayed;
-	uint64_t dropped_malformed; /* not RTP, or a payload type the other leg lacks */
+	uint64_t dropped_malformed; /* not RTP, a payload type the other leg lacks, or
+	                             * SRTP/SRTCP too short or otherwise refused */
 	uint64_t dropped_source;    /* latching refused the source */
 	uint64_t dropped_no_remote; /* the other leg has no address yet */
-	uint64_t dropped_send;      /* the outgoing socket refused it (buffer full) */
-	uint64_t rtcp_received;     /* parsed for statistics, never relayed */
+	uint64_t dropped_send;      /* the outgoing socket refused it (buffer full), or
+	                             * SRTP/SRTCP could not protect it */
+	uint64_t dropped_srtp_auth; /* SRTP/SRTCP authentication failed */
+	/* SRTP/SRTCP replayed or older than the replay window; or, towards an
+	 * SRTP leg, a duplicate sequence number (a repeated RFC 4733 end
+	 * packet relayed): libsrtp never protects one index twice. */
+	uint64_t dropped_srtp_replay;
+	uint64_t rtcp_received; /* parsed for statistics, never relayed */
 	uint64_t rtcp_sent;
 	uint64_t generated; /* generated frames sent: ringback and prompts */
 };

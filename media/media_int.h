@@ -41,12 +41,17 @@ static inline void media_put32(uint8_t *p, uint32_t v)
 #include "media/media.h"
 #include "media/rtcp.h"
 #include "media/rtp.h"
+#include "media/srtp.h"
 
 #define MEDIA_BATCH      32   /* packets per recvmmsg/sendmmsg */
 #define MEDIA_PKT_MAX    1500 /* larger datagrams are truncated: dropped */
 #define MEDIA_TICK_MS    20
 #define MEDIA_RTCP_US    5000000 /* our report interval per leg */
 #define MEDIA_CLOCK_RATE 8000
+
+/* A batch slot: a received packet plus room for the SRTP/SRTCP trailer a
+ * relay to an SRTP leg adds in place. */
+#define MEDIA_PKT_SLOT (MEDIA_PKT_MAX + MEDIA_SRTP_RTCP_TRAILER_MAX)
 
 /* Counters are bumped by their worker only: relaxed is enough. */
 #define media_ctr_add(c, field, n) atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed)
@@ -58,6 +63,8 @@ struct media_counters {
 	_Atomic uint64_t dropped_source;
 	_Atomic uint64_t dropped_no_remote;
 	_Atomic uint64_t dropped_send;
+	_Atomic uint64_t dropped_srtp_auth;
+	_Atomic uint64_t dropped_srtp_replay;
 	_Atomic uint64_t rtcp_received;
 	_Atomic uint64_t rtcp_sent;
 	_Atomic uint64_t generated;
@@ -277,7 +284,7 @@ struct media_cmd {
 /* Preallocated per worker: packets are received into buf and relayed from
  * the same memory, so the hot path neither allocates nor copies. */
 struct media_batch {
-	uint8_t buf[MEDIA_BATCH][MEDIA_PKT_MAX];
+	uint8_t buf[MEDIA_BATCH][MEDIA_PKT_SLOT]; /* at most MEDIA_PKT_MAX received */
 	struct sockaddr_in src[MEDIA_BATCH];
 	struct iovec rx_iov[MEDIA_BATCH], tx_iov[MEDIA_BATCH];
 	struct mmsghdr rx[MEDIA_BATCH], tx[MEDIA_BATCH];
@@ -331,6 +338,12 @@ void media_leg_ringback_tick(struct media_leg *l, int64_t now_us, unsigned ticks
  * header (ssrc = its burst, its own seq and ts). Counts it as generated. */
 void media_leg_send_generated(struct media_leg *l, uint32_t src, const struct rtp_header *in,
                               const uint8_t *payload, int64_t now_us, struct media_counters *wc);
+/* session.c: send pkt (len bytes of RTP with our header; cap: its buffer,
+ * room for the SRTP tag) to l's peer, protected first when l is an SRTP
+ * leg. true when it went out; a packet lost is counted (dropped_send, or
+ * dropped_srtp_replay for a sequence number protected already). */
+bool media_leg_send_rtp(struct media_leg *l, uint8_t *pkt, size_t len, size_t cap,
+                        struct media_counters *wc);
 /* engine.c: hand ev to the engine's event function (worker thread). */
 void media_session_emit(struct media_session *s, const struct media_event *ev);
 /* session.c: MEDIA_CMD_TIMEOUT on the worker. */

@@ -13,7 +13,6 @@
  * events. A switch from or to ringback, prompts, tones or another input
  * SSRC is still the stream's marked switch. */
 #include <string.h>
-#include <sys/socket.h>
 
 #include "media/g711.h"
 #include "media/media_int.h"
@@ -45,7 +44,7 @@ void media_leg_send_payload(struct media_leg *l, uint32_t src, const struct rtp_
                             struct media_counters *wc)
 {
 	struct rtp_header out;
-	uint8_t pkt[RTP_HEADER_LEN + MEDIA_REPACK_MAX];
+	uint8_t pkt[RTP_HEADER_LEN + MEDIA_REPACK_MAX + MEDIA_SRTP_RTP_TRAILER_MAX];
 
 	if (!l->have_remote || l->held || (l->play.p && src != MEDIA_SRC_PROMPT) ||
 	    len > MEDIA_REPACK_MAX)
@@ -54,12 +53,8 @@ void media_leg_send_payload(struct media_leg *l, uint32_t src, const struct rtp_
 		return; /* a type l's map lacks: the caller checked it */
 	rtp_header_write(pkt, sizeof(pkt), &out);
 	memcpy(pkt + RTP_HEADER_LEN, payload, len);
-	if (sendto(l->pair.rtp_fd, pkt, RTP_HEADER_LEN + len, MSG_DONTWAIT,
-	           (struct sockaddr *)&l->peer, sizeof(l->peer)) < 0) {
-		media_ctr_add(&l->sess->ctr, dropped_send, 1);
-		media_ctr_add(wc, dropped_send, 1);
+	if (!media_leg_send_rtp(l, pkt, RTP_HEADER_LEN + len, sizeof(pkt), wc))
 		return;
-	}
 	if (generated) {
 		media_ctr_add(&l->sess->ctr, generated, 1);
 		media_ctr_add(wc, generated, 1);

@@ -3,7 +3,9 @@
  * rewritten (SSRC, sequence, timestamps, payload types, G.711 law) and sent
  * to the other, unless a prompt is playing there; RTCP is terminated per
  * leg; a collecting leg's packets are also offered to its DTMF detectors.
- * Runs on the owning worker. */
+ * An SRTP leg's packets are unprotected on arrival and ours protected just
+ * before they leave, in place in the same buffers. Runs on the owning
+ * worker. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,26 +42,33 @@ static bool learnable(const struct media_leg *l, const struct sockaddr_in *src)
 	return false;
 }
 
-/* Latching: should an RTP packet from src on leg l be accepted? */
-static bool accept_rtp(struct media_leg *l, const struct sockaddr_in *src, int64_t now_us)
+/* Would latching accept an RTP packet from src on leg l? Changes nothing,
+ * so an SRTP leg can ask before the packet is authenticated. */
+static bool source_allowed(const struct media_leg *l, const struct sockaddr_in *src, int64_t now_us)
 {
 	if (l->latched)
 		return addr_eq(src, &l->peer);
 	if (l->cfg.latch != MEDIA_LATCH_LEARN)
 		return false; /* strict without an SDP address yet */
-	if (now_us < l->learn_until_us) {
-		if (!learnable(l, src))
-			return false;
-		l->peer = *src;
-		l->have_remote = l->latched = true;
-		return true;
-	}
+	if (now_us < l->learn_until_us)
+		return learnable(l, src);
 	/* The window is over without a packet to learn from: the SDP
 	 * address is all there is. */
-	if (!l->have_remote)
+	return l->have_remote && addr_eq(src, &l->peer);
+}
+
+/* Latching: accept an RTP packet from src on leg l, latching onto src (in
+ * the learning window) or onto the SDP address (after it)? */
+static bool accept_rtp(struct media_leg *l, const struct sockaddr_in *src, int64_t now_us)
+{
+	if (!source_allowed(l, src, now_us))
 		return false;
+	if (!l->latched && now_us < l->learn_until_us) {
+		l->peer = *src;
+		l->have_remote = true;
+	}
 	l->latched = true;
-	return addr_eq(src, &l->peer);
+	return true;
 }
 
 void media_leg_set_remote(struct media_leg *l, const struct sockaddr_in *remote, int64_t now_us)
@@ -71,14 +80,57 @@ void media_leg_set_remote(struct media_leg *l, const struct sockaddr_in *remote,
 	l->learn_until_us = now_us + (int64_t)l->cfg.learn_ms * 1000;
 }
 
-static void rtcp_input_one(struct media_leg *l, const uint8_t *buf, size_t len,
+/* Count a packet an SRTP leg's unprotect refused (rc from srtp.h):
+ * forged, replayed, or anything else (too short, the key worn out) as
+ * malformed. */
+static void srtp_dropped(struct media_session *s, struct media_counters *wc, int rc)
+{
+	switch (rc) {
+	case EACCES:
+		media_ctr_add(&s->ctr, dropped_srtp_auth, 1);
+		media_ctr_add(wc, dropped_srtp_auth, 1);
+		break;
+	case EALREADY:
+		media_ctr_add(&s->ctr, dropped_srtp_replay, 1);
+		media_ctr_add(wc, dropped_srtp_replay, 1);
+		break;
+	default:
+		media_ctr_add(&s->ctr, dropped_malformed, 1);
+		media_ctr_add(wc, dropped_malformed, 1);
+		break;
+	}
+}
+
+/* Count a packet for SRTP leg l that protect refused (rc from srtp.h): a
+ * sequence number protected already (a duplicate relayed, like a gateway's
+ * repeated RFC 4733 end packet: libsrtp never protects one index twice)
+ * as a replay, anything else as a send failure. */
+static void srtp_unsent(struct media_leg *l, struct media_counters *wc, int rc)
+{
+	if (rc == EALREADY) {
+		media_ctr_add(&l->sess->ctr, dropped_srtp_replay, 1);
+		media_ctr_add(wc, dropped_srtp_replay, 1);
+	} else {
+		media_ctr_add(&l->sess->ctr, dropped_send, 1);
+		media_ctr_add(wc, dropped_send, 1);
+	}
+}
+
+/* An RTCP packet of l's peer, on the RTCP port or muxed onto the RTP one
+ * (SRTCP either way on an SRTP leg), decrypted in place. */
+static void rtcp_input_one(struct media_leg *l, uint8_t *buf, size_t len,
                            const struct sockaddr_in *src, int64_t now_us, struct media_counters *wc)
 {
 	struct rtcp_info info;
+	int rc;
 
 	if (!l->have_remote || src->sin_addr.s_addr != l->peer.sin_addr.s_addr) {
 		media_ctr_add(&l->sess->ctr, dropped_source, 1);
 		media_ctr_add(wc, dropped_source, 1);
+		return;
+	}
+	if (l->cfg.srtp && (rc = media_srtp_unprotect_rtcp(l->cfg.srtp, buf, &len)) != 0) {
+		srtp_dropped(l->sess, wc, rc);
 		return;
 	}
 	if (rtcp_parse(buf, len, &info) != 0) {
@@ -108,10 +160,12 @@ void media_leg_rtcp_input(struct media_worker *w, struct media_leg *l)
 		rtcp_input_one(l, b->buf[i], b->rx[i].msg_len, &b->src[i], now_us, &w->ctr);
 }
 
-/* Rewrite an accepted RTP packet of leg x in place for leg y. 0, ENOENT
- * when y has no payload type for it. */
+/* Rewrite an accepted RTP packet of leg x in place (a batch slot, room for
+ * the SRTP tag) for leg y, and protect it when y is an SRTP leg. 0, ENOENT
+ * when y has no payload type for it, or protect's error (counted here). */
 static int relay_one(struct media_leg *x, struct media_leg *y, uint8_t *buf,
-                     const struct rtp_header *h, int64_t now_us, size_t *out_len)
+                     const struct rtp_header *h, int64_t now_us, size_t *out_len,
+                     struct media_counters *wc)
 {
 	int rc = rtp_stream_rewrite(&y->out, buf, h, x->idx, (uint64_t)now_us, out_len);
 
@@ -122,6 +176,13 @@ static int relay_one(struct media_leg *x, struct media_leg *y, uint8_t *buf,
 			g711_ulaw_to_alaw_buf(buf + RTP_HEADER_LEN, h->payload_len);
 		else
 			g711_alaw_to_ulaw_buf(buf + RTP_HEADER_LEN, h->payload_len);
+	}
+	/* A duplicate from x keeps its sequence number through the rewrite:
+	 * libsrtp refuses to protect it twice (EALREADY), which drops it. */
+	if (y->cfg.srtp &&
+	    (rc = media_srtp_protect_rtp(y->cfg.srtp, buf, out_len, MEDIA_PKT_SLOT)) != 0) {
+		srtp_unsent(y, wc, rc);
+		return rc;
 	}
 	y->sent_packets++;
 	y->sent_octets += (uint32_t)h->payload_len;
@@ -137,7 +198,7 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 	int64_t now_us = clock_mono_us();
 	uint64_t malformed = 0, source = 0, no_remote = 0;
 	unsigned k = 0;
-	int n = recv_batch(b, x->pair.rtp_fd), sent = 0;
+	int n = recv_batch(b, x->pair.rtp_fd), sent = 0, rc;
 
 	for (int i = 0; i < n; i++) {
 		uint8_t *buf = b->buf[i];
@@ -150,6 +211,18 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 		}
 		if (rtp_is_rtcp(buf, len)) { /* rtcp-mux: terminated, never relayed */
 			rtcp_input_one(x, buf, len, &b->src[i], now_us, &w->ctr);
+			continue;
+		}
+		/* SRTP: only a source latching would take reaches the SRTP
+		 * state (a stranger cannot spend the replay window or our
+		 * CPU), and the packet is authenticated before anything
+		 * reads it: a forgery neither latches nor becomes a digit. */
+		if (x->cfg.srtp && !source_allowed(x, &b->src[i], now_us)) {
+			source++;
+			continue;
+		}
+		if (x->cfg.srtp && (rc = media_srtp_unprotect_rtp(x->cfg.srtp, buf, &len)) != 0) {
+			srtp_dropped(s, &w->ctr, rc);
 			continue;
 		}
 		if (rtp_parse(buf, len, &h) != 0) {
@@ -181,8 +254,8 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 			y->last_relay_us = now_us;
 			continue;
 		}
-		if (relay_one(x, y, buf, &h, now_us, &out_len) != 0) {
-			malformed++;
+		if ((rc = relay_one(x, y, buf, &h, now_us, &out_len, &w->ctr)) != 0) {
+			malformed += rc == ENOENT; /* else SRTP refused, counted */
 			continue;
 		}
 		y->last_relay_us = now_us; /* pauses y's ringback */
@@ -215,11 +288,31 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 	}
 }
 
+bool media_leg_send_rtp(struct media_leg *l, uint8_t *pkt, size_t len, size_t cap,
+                        struct media_counters *wc)
+{
+	int rc;
+
+	if (l->cfg.srtp && (rc = media_srtp_protect_rtp(l->cfg.srtp, pkt, &len, cap)) != 0) {
+		srtp_unsent(l, wc, rc);
+		return false;
+	}
+	if (sendto(l->pair.rtp_fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&l->peer,
+	           sizeof(l->peer)) < 0) {
+		/* Lost like a full network buffer would lose it: the
+		 * stream's numbering has moved on regardless. */
+		media_ctr_add(&l->sess->ctr, dropped_send, 1);
+		media_ctr_add(wc, dropped_send, 1);
+		return false;
+	}
+	return true;
+}
+
 void media_leg_send_generated(struct media_leg *l, uint32_t src, const struct rtp_header *in,
                               const uint8_t *payload, int64_t now_us, struct media_counters *wc)
 {
 	struct rtp_header out;
-	uint8_t pkt[RTP_HEADER_LEN + MEDIA_FRAME];
+	uint8_t pkt[RTP_HEADER_LEN + MEDIA_FRAME + MEDIA_SRTP_RTP_TRAILER_MAX];
 
 	if (l->held) /* the generator's clock runs on; nothing goes out */
 		return;
@@ -227,14 +320,8 @@ void media_leg_send_generated(struct media_leg *l, uint32_t src, const struct rt
 		return; /* unreachable: generators use a type the map holds */
 	rtp_header_write(pkt, sizeof(pkt), &out);
 	memcpy(pkt + RTP_HEADER_LEN, payload, MEDIA_FRAME);
-	if (sendto(l->pair.rtp_fd, pkt, sizeof(pkt), MSG_DONTWAIT, (struct sockaddr *)&l->peer,
-	           sizeof(l->peer)) < 0) {
-		/* Lost like a full network buffer would lose it: the
-		 * stream's numbering has moved on regardless. */
-		media_ctr_add(&l->sess->ctr, dropped_send, 1);
-		media_ctr_add(wc, dropped_send, 1);
+	if (!media_leg_send_rtp(l, pkt, RTP_HEADER_LEN + MEDIA_FRAME, sizeof(pkt), wc))
 		return;
-	}
 	media_ctr_add(&l->sess->ctr, generated, 1);
 	media_ctr_add(wc, generated, 1);
 	l->sent_packets++;
@@ -248,8 +335,9 @@ static void leg_report(struct media_leg *l, int64_t now_us, struct media_counter
 	struct rtcp_report_block blk;
 	struct rtcp_report r = {.ssrc = l->out.ssrc, .cname = l->cname};
 	struct sockaddr_in to = l->peer;
-	uint8_t buf[256];
+	uint8_t buf[256 + MEDIA_SRTP_RTCP_TRAILER_MAX];
 	size_t len;
+	int rc;
 
 	if (rtcp_rx_block(&l->rx, (uint64_t)now_us, &blk) == 0) {
 		r.n_blocks = 1;
@@ -265,8 +353,15 @@ static void leg_report(struct media_leg *l, int64_t now_us, struct media_counter
 		r.sr.octets = l->sent_octets;
 	}
 	l->sent_since_report = false;
-	if (rtcp_build(buf, sizeof(buf), &r, &len) != 0)
+	if (rtcp_build(buf, sizeof(buf) - MEDIA_SRTP_RTCP_TRAILER_MAX, &r, &len) != 0)
 		return;
+	if (l->cfg.srtp &&
+	    (rc = media_srtp_protect_rtcp(l->cfg.srtp, buf, &len, sizeof(buf))) != 0) {
+		srtp_unsent(l, wc, rc);
+		return;
+	}
+	/* To port + 1 even when the peer muxes RTCP onto RTP: the leg's
+	 * description does not say whether it does. */
 	to.sin_port = htons((uint16_t)(ntohs(l->peer.sin_port) + 1));
 	if (sendto(l->pair.rtcp_fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) >=
 	    0) {
