@@ -169,9 +169,12 @@ static void media_part(struct buf *b, struct callflow *cf)
 	    "pinbridge_rtp_packets_dropped_total{reason=\"malformed\"} %llu\n"
 	    "pinbridge_rtp_packets_dropped_total{reason=\"source\"} %llu\n"
 	    "pinbridge_rtp_packets_dropped_total{reason=\"no_remote\"} %llu\n"
-	    "pinbridge_rtp_packets_dropped_total{reason=\"send\"} %llu\n",
+	    "pinbridge_rtp_packets_dropped_total{reason=\"send\"} %llu\n"
+	    "pinbridge_rtp_packets_dropped_total{reason=\"srtp_auth\"} %llu\n"
+	    "pinbridge_rtp_packets_dropped_total{reason=\"srtp_replay\"} %llu\n",
 	    (unsigned long long)st.dropped_malformed, (unsigned long long)st.dropped_source,
-	    (unsigned long long)st.dropped_no_remote, (unsigned long long)st.dropped_send);
+	    (unsigned long long)st.dropped_no_remote, (unsigned long long)st.dropped_send,
+	    (unsigned long long)st.dropped_srtp_auth, (unsigned long long)st.dropped_srtp_replay);
 	put(b,
 	    "# HELP pinbridge_rtcp_packets_total RTCP terminated per leg.\n"
 	    "# TYPE pinbridge_rtcp_packets_total counter\n"
