@@ -159,6 +159,7 @@ void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf
 	if (c->in)
 		sip_hangup(cf->sip, c->in, in_status);
 	media_session_free(c->media);
+	cf_srtp_free(c);
 	c->rec.call_type = (uint8_t)type;
 	c->rec.ended_ms = clock_now_ms();
 	cf_rec_write(c, true);
@@ -237,9 +238,8 @@ static int media_begin(struct cf_call *c, const char *sdp, size_t len, int *stat
 		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "caller's SDP refused: %s", err);
 		goto out;
 	}
-	if (offer->srtp || offer->ipv6) {
-		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "caller's SDP refused: %s",
-		        offer->srtp ? "SRTP" : "IPv6 media");
+	if (offer->ipv6) {
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "caller's SDP refused: IPv6 media");
 		rc = ENOTSUP;
 		goto out;
 	}
@@ -248,6 +248,11 @@ static int media_begin(struct cf_call *c, const char *sdp, size_t len, int *stat
 	c->local_in =
 	    (struct sdp_local){.addr = cf->media_addr, .port = 2, .dir = SDP_DIR_SENDRECV};
 	c->local_in.session_id = cf_session_id();
+	rc = cf_srtp_answer(c, 0, offer, &c->local_in, err, sizeof(err));
+	if (rc) {
+		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "caller's SDP refused: %s", err);
+		goto out;
+	}
 	rc = sdp_answer(offer, &c->local_in, &chosen, c->answer_in, sizeof(c->answer_in));
 	if (!rc)
 		rc = cf_leg_cfg(c->trunk, offer, sdp_desc_voice(&chosen), &c->leg_in);
@@ -263,7 +268,9 @@ static int media_begin(struct cf_call *c, const char *sdp, size_t len, int *stat
 	memcpy(callee.cidrs, c->leg_in.cidrs, sizeof(callee.cidrs));
 	callee.codec = c->leg_in.codec;
 	callee.codec_pt = c->leg_in.codec == MEDIA_PCMU ? 0 : 8;
+	c->leg_in.srtp = cf_srtp_next(c, 0);
 	rc = media_session_new(cf->media, &c->leg_in, &callee, &c->media);
+	cf_srtp_settle(c, 0, rc == 0);
 	if (rc) {
 		*status = rc == ENOSPC ? 503 : 500;
 		log_msg(LVL_WARN, CF_MOD, c->rec.call_sid, "no media session: %s", strerror(rc));
@@ -289,6 +296,11 @@ struct cf_call *cf_call_new(struct callflow *cf, struct config *cfg, const struc
 	c->cfg = config_ref(cfg);
 	c->t = t;
 	c->trunk = tenant_trunk(cfg, t);
+	for (size_t i = 0; inv->trunk && i < cfg->ntrunks; i++)
+		if (strcmp(cfg->trunks[i].name, inv->trunk) == 0)
+			c->trunk_in = &cfg->trunks[i];
+	c->secure_in = inv->secure;
+	c->secure_out = c->trunk && sip_uri_secure(c->trunk->outbound);
 	c->in = inv->call;
 	c->serial = ++cf->next_serial;
 	c->t0_us = clock_mono_us();
@@ -319,6 +331,7 @@ int cf_call_media(struct cf_call *c, const struct sip_invite *inv)
 	}
 	cf_refuse(c->cf, inv->call, status, NULL, CF_OUT_REJECTED, c->rec.call_sid);
 	media_session_free(c->media);
+	cf_srtp_free(c);
 	config_unref(c->cfg);
 	free(c);
 	return -1;
@@ -480,12 +493,18 @@ static int cf_sip_opts(const struct config *cfg, struct sip_opts *o)
 		    .password = tr->password[0] ? tr->password : NULL,
 		    .realm = tr->realm[0] ? tr->realm : NULL,
 		    .do_register = tr->do_register,
+		    .tls_subject = tr->tls_subject[0] ? tr->tls_subject : NULL,
 		};
 	}
 	o->nlisten = cfg->nsip_listen;
 	o->advertise = cfg->sip_advertise[0] ? cfg->sip_advertise : NULL;
 	o->session_expires_ms = cfg->sip_session_expires_ms;
 	o->min_se_ms = cfg->sip_min_se_ms;
+	o->tls_certificate = cfg->tls_certificate;
+	o->tls_key = cfg->tls_key;
+	o->tls_ca = cfg->tls_ca;
+	o->tls_verify = cfg->tls_verify;
+	o->tls_dir = cfg->data_dir; /* the certificate directory sip/ makes */
 	return 0;
 }
 
@@ -563,7 +582,9 @@ static bool listen_changed(const struct config *a, const struct config *b)
 	    a->port_max != b->port_max || strcmp(a->media_ip, b->media_ip) != 0 ||
 	    strcmp(a->sip_advertise, b->sip_advertise) != 0 ||
 	    a->sip_session_expires_ms != b->sip_session_expires_ms ||
-	    a->sip_min_se_ms != b->sip_min_se_ms)
+	    a->sip_min_se_ms != b->sip_min_se_ms || a->tls_verify != b->tls_verify ||
+	    strcmp(a->tls_certificate, b->tls_certificate) != 0 ||
+	    strcmp(a->tls_key, b->tls_key) != 0 || strcmp(a->tls_ca, b->tls_ca) != 0)
 		return true;
 	for (size_t i = 0; i < a->nsip_listen; i++)
 		if (strcmp(a->sip_listen[i], b->sip_listen[i]) != 0)
@@ -580,8 +601,8 @@ void callflow_reload(struct callflow *cf, const struct config *cfg)
 		return;
 	if (listen_changed(cf->cfg, cfg))
 		log_warn(CF_MOD,
-		         "sip.listen, sip.advertise, the session timers, media.ip and the RTP "
-		         "port range change only on restart");
+		         "sip.listen, sip.advertise, the session timers, sip.tls, media.ip and "
+		         "the RTP port range change only on restart");
 	rc = cf_sip_opts(cfg, &o);
 	if (!rc)
 		rc = sip_set_trunks(cf->sip, o.trunks, o.ntrunks);

@@ -65,6 +65,8 @@ static int apply_answer(struct cf_call *c, const char *sdp, size_t len)
 	if (!d)
 		return ENOMEM;
 	rc = sdp_parse_desc(sdp, len, d, err, sizeof(err));
+	if (!rc)
+		rc = cf_srtp_answered(c, 1, d, err, sizeof(err));
 	if (rc)
 		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "callee's SDP refused: %s", err);
 	if (!rc)
@@ -73,8 +75,10 @@ static int apply_answer(struct cf_call *c, const char *sdp, size_t len)
 		const struct sdp_codec *te = sdp_desc_codec(d, SDP_CODEC_TELEPHONE_EVENT);
 
 		cfg.te_pt = te ? te->pt : -1;
+		cfg.srtp = cf_srtp_next(c, 1);
 		rc = media_session_set_leg(c->media, 1, &cfg);
 	}
+	cf_srtp_settle(c, 1, rc == 0);
 	if (!rc) {
 		c->leg_out = cfg; /* re-offers keep to it (callflow_media.c) */
 		c->early_out = true;
@@ -104,6 +108,11 @@ static int dial_one(struct cf_call *c, const char *number)
 	/* The caller's codec first: no transcoding when the callee has it. */
 	c->local_out.prefer[0] = c->leg_in.codec == MEDIA_PCMU ? SDP_CODEC_PCMU : SDP_CODEC_PCMA;
 	c->local_out.prefer[1] = c->leg_in.codec == MEDIA_PCMU ? SDP_CODEC_PCMA : SDP_CODEC_PCMU;
+	rc = cf_srtp_offer(c, 1, &c->local_out, offer, sizeof(offer));
+	if (rc) {
+		log_msg(LVL_WARN, CF_MOD, c->rec.call_sid, "cannot dial: %s", offer);
+		return rc;
+	}
 	rc = sdp_offer(&c->local_out, offer, sizeof(offer));
 	if (rc)
 		return rc;

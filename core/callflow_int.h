@@ -66,6 +66,18 @@ struct callflow {
 	bool stopping;
 };
 
+/* SRTP on one leg (callflow_srtp.c). cur is the state the media leg uses
+ * (NULL: plain); next, once have_next, the one an offer/answer in progress
+ * decided, applied by the media session's set_leg and then settled. */
+struct cf_srtp_leg {
+	struct media_srtp *cur, *next;
+	bool have_next;
+	struct sdp_crypto peer, ours;                    /* cur's keys */
+	struct sdp_crypto next_peer, next_ours;          /* next's */
+	struct sdp_crypto offered[SDP_LOCAL_CRYPTO_MAX]; /* our last offer's lines */
+	size_t noffered;
+};
+
 enum cf_state {
 	CF_PIN,       /* answered; prompting and collecting a PIN */
 	CF_VERIFYING, /* PIN complete; a prompt plays before what comes next */
@@ -78,7 +90,10 @@ struct cf_call {
 	struct callflow *cf;
 	struct config *cfg; /* the snapshot the call started with */
 	const struct tenant *t;
-	const struct trunk *trunk;
+	const struct trunk *trunk;    /* the tenant's: the callee leg's */
+	const struct trunk *trunk_in; /* the caller's INVITE came from it; may be NULL */
+	bool secure_in, secure_out;   /* the leg's signalling is TLS */
+	struct cf_srtp_leg srtp[2];   /* caller, callee */
 	enum cf_state state;
 	sip_call_t in;  /* the caller */
 	sip_call_t out; /* the callee leg ringing or bridged; 0 = none */
@@ -180,6 +195,26 @@ void cf_ring_caller(struct cf_call *c);
 int cf_answer_caller(struct cf_call *c);
 /* callflow_pin.c: the first prompt, once the caller's address is known. */
 void cf_pin_greet(struct cf_call *c);
+
+/* callflow_srtp.c (SIP thread). An offer from leg's peer: decides SRTP
+ * for the answer and points l's crypto at our line (none: plain). 0, or
+ * ENOTSUP (488; err says why) / ENOMEM, nothing decided. */
+int cf_srtp_answer(struct cf_call *c, unsigned leg, const struct sdp_desc *offer,
+                   struct sdp_local *l, char *err, size_t errlen);
+/* Our offer on leg (a new callee, a late offer to the caller): fresh lines
+ * into l per the trunk's policy. 0 or ENOTSUP (the leg cannot be offered). */
+int cf_srtp_offer(struct cf_call *c, unsigned leg, struct sdp_local *l, char *err, size_t errlen);
+/* The peer's answer to our offer: decides SRTP. 0, ENOTSUP, ENOMEM. */
+int cf_srtp_answered(struct cf_call *c, unsigned leg, const struct sdp_desc *answer, char *err,
+                     size_t errlen);
+/* The state leg's media config must carry now (decided or current). */
+struct media_srtp *cf_srtp_next(const struct cf_call *c, unsigned leg);
+/* After the media session took the leg config carrying cf_srtp_next()
+ * (applied), or after the offer/answer failed: frees what nobody uses. */
+void cf_srtp_settle(struct cf_call *c, unsigned leg, bool applied);
+bool cf_srtp_on(const struct cf_call *c, unsigned leg);
+/* Every state and key of c; after media_session_free(). */
+void cf_srtp_free(struct cf_call *c);
 
 /* callflow_metrics.c */
 void cf_metrics_outcome(struct callflow *cf, enum cf_outcome o);

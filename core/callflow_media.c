@@ -79,7 +79,7 @@ static void leg_direction(struct cf_call *c, unsigned leg, unsigned dir)
 
 static bool same_media(const struct media_leg_cfg *a, const struct media_leg_cfg *b)
 {
-	return a->remote.sin_addr.s_addr == b->remote.sin_addr.s_addr &&
+	return a->srtp == b->srtp && a->remote.sin_addr.s_addr == b->remote.sin_addr.s_addr &&
 	       a->remote.sin_port == b->remote.sin_port && a->codec == b->codec &&
 	       a->codec_pt == b->codec_pt && a->te_pt == b->te_pt && a->ptime_ms == b->ptime_ms;
 }
@@ -94,14 +94,19 @@ static struct sdp_local *leg_local(struct cf_call *c, unsigned leg)
  * G.711: the relay transcodes between the legs, so the other leg never
  * needs a re-INVITE. An offer with neither is refused (ENOTSUP: 488).
  * Nothing is kept until answer_sent(). */
-static int answer_offer(struct cf_call *c, unsigned leg, struct offer_answer *oa, char *buf)
+static int answer_offer(struct cf_call *c, unsigned leg, struct offer_answer *oa, char *buf,
+                        char *err, size_t errlen)
 {
 	enum sdp_codec_kind codec = codec_kind(leg_cfg(c, leg)->codec);
 	enum sdp_codec_kind other = codec == SDP_CODEC_PCMU ? SDP_CODEC_PCMA : SDP_CODEC_PCMU;
 	struct sdp_local l = *leg_local(c, leg);
+	int rc;
 
 	if (!sdp_desc_codec(&oa->offer, codec) && !sdp_desc_codec(&oa->offer, other))
 		return ENOTSUP;
+	rc = cf_srtp_answer(c, leg, &oa->offer, &l, err, errlen);
+	if (rc)
+		return rc;
 	memset(l.prefer, 0, sizeof(l.prefer));
 	l.prefer[0] = codec;
 	l.prefer[1] = other;
@@ -124,12 +129,15 @@ static int follow_address(struct cf_call *c, unsigned leg, const struct offer_an
 	struct media_leg_cfg cfg;
 	int rc;
 
-	if (strcmp(oa->offer.addr, "0.0.0.0") == 0)
-		return 0; /* the address it had stays, for the resume */
-	rc = cf_leg_cfg(c->trunk, &oa->offer, sdp_desc_voice(&oa->chosen), &cfg);
-	if (rc)
-		return rc;
-	cfg.te_pt = te ? te->pt : -1;
+	if (strcmp(oa->offer.addr, "0.0.0.0") == 0) {
+		cfg = *leg_cfg(c, leg); /* the address it had stays, for the resume */
+	} else {
+		rc = cf_leg_cfg(c->trunk, &oa->offer, sdp_desc_voice(&oa->chosen), &cfg);
+		if (rc)
+			return rc;
+		cfg.te_pt = te ? te->pt : -1;
+	}
+	cfg.srtp = cf_srtp_next(c, leg); /* new keys are a new config too */
 	if (same_media(&cfg, leg_cfg(c, leg)))
 		return 0;
 	rc = media_session_set_leg(c->media, leg, &cfg);
@@ -167,14 +175,15 @@ char *cf_reoffer(void *arg, sip_call_t call, const char *sdp, size_t len)
 	if (!oa)
 		return NULL;
 	rc = sdp_parse_desc(sdp, len, &oa->offer, err, sizeof(err));
-	if (!rc && (oa->offer.srtp || oa->offer.ipv6)) {
-		snprintf(err, sizeof(err), "%s", oa->offer.srtp ? "SRTP" : "IPv6 media");
+	if (!rc && oa->offer.ipv6) {
+		snprintf(err, sizeof(err), "IPv6 media");
 		rc = ENOTSUP;
 	}
-	if (!rc && (rc = answer_offer(c, leg, oa, buf)) == ENOTSUP && !err[0])
+	if (!rc && (rc = answer_offer(c, leg, oa, buf, err, sizeof(err))) == ENOTSUP && !err[0])
 		snprintf(err, sizeof(err), "neither PCMU nor PCMA is offered");
 	if (!rc)
 		rc = follow(c, leg, oa);
+	cf_srtp_settle(c, leg, rc == 0);
 	free(oa);
 	if (rc) {
 		log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "%s's new offer refused: %s", party[leg],
@@ -248,7 +257,9 @@ int cf_answer_caller(struct cf_call *c)
 			l->prefer[1] =
 			    c->leg_out.codec == MEDIA_PCMU ? SDP_CODEC_PCMA : SDP_CODEC_PCMU;
 		}
-		rc = sdp_offer(l, c->answer_in, sizeof(c->answer_in));
+		rc = cf_srtp_offer(c, 0, l, c->answer_in, sizeof(c->answer_in));
+		if (!rc)
+			rc = sdp_offer(l, c->answer_in, sizeof(c->answer_in));
 		if (rc) {
 			log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "no offer for the caller: %s",
 			        strerror(rc));
@@ -274,17 +285,21 @@ static int late_answer(struct cf_call *c, const char *sdp, size_t len, char *err
 	if (!d)
 		return ENOMEM;
 	rc = sdp_parse_desc(sdp, len, d, err, errlen);
-	if (!rc && (d->srtp || d->ipv6)) {
-		snprintf(err, errlen, "%s", d->srtp ? "SRTP" : "IPv6 media");
+	if (!rc && d->ipv6) {
+		snprintf(err, errlen, "IPv6 media");
 		rc = ENOTSUP;
 	}
+	if (!rc)
+		rc = cf_srtp_answered(c, 0, d, err, errlen);
 	if (!rc && (rc = cf_leg_cfg(c->trunk, d, sdp_desc_voice(d), &cfg)) != 0)
 		snprintf(err, errlen, "no PCMU or PCMA on IPv4");
 	if (!rc) {
 		te = sdp_desc_codec(d, SDP_CODEC_TELEPHONE_EVENT);
 		cfg.te_pt = te ? te->pt : -1;
+		cfg.srtp = cf_srtp_next(c, 0);
 		rc = media_session_set_leg(c->media, 0, &cfg);
 	}
+	cf_srtp_settle(c, 0, rc == 0);
 	if (!rc) {
 		c->leg_in = cfg;
 		leg_direction(c, 0, peer_dir(d));
@@ -307,7 +322,7 @@ static void ack_reanswer(struct callflow *cf, sip_call_t call, const char *sdp, 
 	if (!c || !sdp || !(oa = malloc(sizeof(*oa))))
 		return;
 	rc = sdp_parse_desc(sdp, len, &oa->offer, err, sizeof(err));
-	if (!rc && (oa->offer.srtp || oa->offer.ipv6))
+	if (!rc && ((oa->offer.srtp && !cf_srtp_on(c, leg)) || oa->offer.ipv6))
 		rc = ENOTSUP;
 	if (!rc) {
 		oa->chosen = oa->offer;

@@ -145,9 +145,9 @@ class Parties:
         return s.start()
 
     def caller(self, path, vn, number_, peer, codecs="0 8", te=101, ip=CALLER_IP, timeout=20,
-               remote=None, transport="u1", name="caller"):
+               remote=None, transport="u1", name="caller", **extra):
         keys = dict(caller=number_, ua=self.caller_ua, rtp_ip=peer.ip, rtp_port=peer.port,
-                    codecs=codecs, te_pt=te)
+                    codecs=codecs, te_pt=te, **extra)
         s = Sipp(self.tmp, path, ip, name, keys, service=vn, timeout=timeout, transport=transport,
                  remote=remote or "%s:%d" % (PB_IP, self.env.server.sip_port))
         self.sipps.append(s)

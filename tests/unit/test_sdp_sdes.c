@@ -102,7 +102,9 @@ static void best_effort_offer_answered_either_way(void **state)
 	assert_false(chosen.srtp);
 	assert_non_null(strstr(buf, "m=audio 20000 RTP/AVP 0\r\n"));
 	assert_non_null(strstr(buf, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
-	/* An answer carries one line only; savp is for offers. */
+	/* An answer carries one line only. */
+	struct sdp_crypto two[2] = {mine, mine};
+	l.crypto = two;
 	l.ncrypto = 2;
 	assert_int_equal(sdp_answer(&offer, &l, &chosen, buf, sizeof(buf)), EINVAL);
 }
