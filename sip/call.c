@@ -75,6 +75,7 @@ void sip_call_free(struct sip *sip, struct sip_call *c)
 		free(c->cred);
 	}
 	free(c->log_id);
+	free(c->tls_trunk);
 	free(c);
 	atomic_fetch_sub_explicit(&sip->stats.handles, 1, memory_order_relaxed);
 }
@@ -118,6 +119,16 @@ static void source_ip(nua_t *nua, char *ip, size_t len, const struct sockaddr **
 	else if ((*sa)->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)*sa)->sin6_addr, ip,
 		          (socklen_t)len);
+}
+
+/* Whether the request came over TLS. nua shows no transport, but nta
+ * (agent_check_request_via()) drops any request whose top Via names
+ * another protocol than the transport it arrived on: the Via is the
+ * transport's word. */
+static bool via_tls(sip_t const *s)
+{
+	return s->sip_via && s->sip_via->v_protocol &&
+	       strcasecmp(s->sip_via->v_protocol, "SIP/2.0/TLS") == 0;
 }
 
 static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *s)
@@ -181,6 +192,7 @@ static void invite_in(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const
 	    .trunk = trunk->name,
 	    .sdp = sdp,
 	    .sdp_len = sdp ? strlen(sdp) : 0,
+	    .secure = via_tls(s),
 	};
 	sip->cb.invite(sip->arg, &inv);
 	free(sdp);

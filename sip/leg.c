@@ -76,7 +76,10 @@ out:
 	return rc;
 }
 
-static int leg_uris(const struct sip *sip, const struct sip_dial *d, struct leg_uris *u)
+/* A TLS leg gets no Contact of ours: nua's names the TLS transport (with
+ * sip.advertise as its host), and ours would name the first listen port. */
+static int leg_uris(const struct sip *sip, const struct sip_dial *d, bool secure,
+                    struct leg_uris *u)
 {
 	char scheme[8], hostport[300], transport[32], self[300];
 	int n;
@@ -92,7 +95,7 @@ static int leg_uris(const struct sip *sip, const struct sip_dial *d, struct leg_
 	snprintf(u->from, sizeof(u->from), "<sip:%s@%s>", d->from_user, self);
 	snprintf(u->pai, sizeof(u->pai), "P-Asserted-Identity: <sip:%s@%s>", d->from_user, self);
 	u->contact[0] = '\0';
-	if (sip->opts.advertise && sip->opts.advertise[0])
+	if (sip->opts.advertise && sip->opts.advertise[0] && !secure)
 		snprintf(u->contact, sizeof(u->contact), "<sip:%s@%s>", d->from_user, self);
 	return 0;
 }
@@ -119,8 +122,10 @@ static int cred_new(const struct sip_dial *d, struct sip_cred **out)
 	return 0;
 }
 
+/* tls: a TLS leg's target (tls.c): every request of the handle goes to
+ * its proxy, on a connection whose certificate names the trunk. */
 static int leg_new(struct sip *sip, const struct sip_dial *d, const struct leg_uris *u,
-                   struct sip_call **out)
+                   const struct sip_tls_target *tls, struct sip_call **out)
 {
 	nua_handle_t *nh =
 	    nua_handle(sip->nua, NULL, SIPTAG_TO_STR(u->to), SIPTAG_FROM_STR(u->from), TAG_END());
@@ -133,11 +138,16 @@ static int leg_new(struct sip *sip, const struct sip_dial *d, const struct leg_u
 	}
 	c->outbound = true;
 	c->leg_state = SIP_LEG_CALLING;
-	/* The callee's UPDATEs come to us unanswered: an offer is core's. */
-	nua_set_hparams(nh, NUTAG_APPL_METHOD("UPDATE"), TAG_END());
+	/* The callee's UPDATEs come to us unanswered: an offer is core's.
+	 * NUTAG_PROXY is an nta tag, which nua_handle() would drop. */
+	nua_set_hparams(nh, NUTAG_APPL_METHOD("UPDATE"),
+	                TAG_IF(tls, NUTAG_PROXY(tls ? tls->proxy : NULL)), TAG_END());
 	c->local_sdp = su_strdup(nua_handle_home(nh), d->sdp);
+	if (tls)
+		c->tls_seq = sip->tls_seq;
 	if (!c->local_sdp || cred_new(d, &c->cred) ||
-	    (d->log_id && !(c->log_id = strdup(d->log_id)))) {
+	    (d->log_id && !(c->log_id = strdup(d->log_id))) ||
+	    (tls && !(c->tls_trunk = strdup(tls->trunk)))) {
 		sip_call_free(sip, c);
 		return ENOMEM;
 	}
@@ -147,20 +157,25 @@ static int leg_new(struct sip *sip, const struct sip_dial *d, const struct leg_u
 
 int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg)
 {
+	struct sip_tls_target tls;
 	struct leg_uris *u;
 	struct sip_call *c;
+	bool secure;
 	int rc;
 
 	assert(sip_on_thread(sip));
 	if (!d || !d->proxy || !d->sdp || !d->sdp[0] || !user_ok(d->to_user) ||
 	    !user_ok(d->from_user))
 		return EINVAL;
+	secure = sip_uri_secure(d->proxy);
 	u = malloc(sizeof(*u));
 	if (!u)
 		return ENOMEM;
-	rc = leg_uris(sip, d, u);
+	rc = leg_uris(sip, d, secure, u);
+	if (rc == 0 && secure)
+		rc = sip_tls_target(sip_tls_trunk(sip, d->proxy), d->proxy, &tls);
 	if (rc == 0)
-		rc = leg_new(sip, d, u, &c);
+		rc = leg_new(sip, d, u, secure ? &tls : NULL, &c);
 	if (rc) {
 		if (rc == EINVAL)
 			log_msg(LVL_WARN, MOD, d->log_id, "cannot dial: bad proxy \"%s\"",
@@ -175,7 +190,11 @@ int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg)
 	           SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(d->sdp),
 	           TAG_END());
 	atomic_fetch_add_explicit(&sip->stats.legs_out, 1, memory_order_relaxed);
-	log_msg(LVL_INFO, MOD, c->log_id, "leg %u: INVITE %s", c->id, u->ruri);
+	if (secure)
+		log_msg(LVL_INFO, MOD, c->log_id, "leg %u: INVITE %s over TLS via %s (trunk %s)",
+		        c->id, u->ruri, tls.proxy, tls.trunk);
+	else
+		log_msg(LVL_INFO, MOD, c->log_id, "leg %u: INVITE %s", c->id, u->ruri);
 	free(u);
 	*leg = c->id;
 	return 0;
@@ -210,7 +229,16 @@ static void leg_final_error(struct sip *sip, struct sip_call *c, int status, sip
 		                    c->cred->realm, c->log_id) == 0)
 			return;
 	}
-	log_msg(LVL_INFO, MOD, c->log_id, "leg %u: %d", c->id, status);
+	if (c->tls_trunk && !c->heard)
+		/* Most likely nta's own 503: the TLS connection failed, or
+		 * was refused (tls.c logged why, and counted it). */
+		log_msg(LVL_WARN, MOD, c->log_id,
+		        "leg %u: %d before any provisional response over TLS from trunk %s%s%s",
+		        c->id, status, c->tls_trunk,
+		        sip->tls_seq != c->tls_seq ? "; last TLS failure: " : "",
+		        sip->tls_seq != c->tls_seq ? sip->tls_why : "");
+	else
+		log_msg(LVL_INFO, MOD, c->log_id, "leg %u: %d", c->id, status);
 	if (!c->hungup)
 		leg_report(sip, c, SIP_LEG_FAILED, status, s);
 	/* A challenge left unanswered keeps nua's request waiting for
@@ -220,6 +248,8 @@ static void leg_final_error(struct sip *sip, struct sip_call *c, int status, sip
 
 static void leg_response(struct sip *sip, struct sip_call *c, int status, sip_t const *s)
 {
+	if (status < 200)
+		c->heard = true;
 	if (status == 100 || c->leg_state == SIP_LEG_DONE)
 		return;
 	if (status < 200) {

@@ -53,6 +53,13 @@ static void reg_start(struct sip *sip, const struct sip_trunk_acl *t)
 	r->trunk = t;
 	r->next = sip->regs;
 	sip->regs = r;
+	/* A TLS registrar proves the trunk's name, as its legs do (tls.c). */
+	if (sip_uri_secure(t->outbound)) {
+		struct sip_tls_target tls;
+
+		if (sip_tls_target(t, t->outbound, &tls) == 0)
+			nua_set_hparams(r->nh, NUTAG_PROXY(tls.proxy), TAG_END());
+	}
 	snprintf(expires, sizeof(expires), "%u", t->register_expires ? t->register_expires : 3600);
 	/* No RFC 5626 outbound extras: a trunk's registrar wants a plain
 	 * binding, not OPTIONS keep-alives or a validation request. */

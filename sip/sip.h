@@ -36,10 +36,16 @@ struct sip_trunk_acl {
 	const char *username, *password, *realm;
 	bool do_register;
 	unsigned register_expires; /* seconds; 0 = 3600 */
+	/* Outbound TLS (outbound is sips: or ;transport=tls): the name the
+	 * trunk's certificate must carry (DNS subjectAltName or CN; see
+	 * sip/tls.c); NULL or "": the host of outbound. */
+	const char *tls_subject;
 };
 
 struct sip_opts {
-	/* "udp:ADDR:PORT" or "tcp:ADDR:PORT"; IPv6 as "udp:[::1]:5060". */
+	/* "udp:ADDR:PORT", "tcp:ADDR:PORT" or "tls:ADDR:PORT"; IPv6 as
+	 * "udp:[::1]:5060". nua binds two URLs: udp and tcp on one ADDR:PORT
+	 * share one, so "udp:A:P", "tcp:A:P", "tls:A:Q" fit. */
 	const char *const *listen;
 	size_t nlisten;
 	/* Host (and :port) pinbridge puts in From/Contact of outbound legs;
@@ -58,6 +64,17 @@ struct sip_opts {
 	 * end). A peer whose Allow lacks UPDATE is not refreshed by UPDATE:
 	 * a caller gets no timer of ours, a callee our INVITE again. */
 	int64_t session_expires_ms, min_se_ms;
+	/* SIP over TLS (sip/tls.c). PEM files: our certificate (chain) and its
+	 * unencrypted key (both NULL or "": no certificate of ours; a tls:
+	 * listen entry needs them), and the CA bundle trunks' certificates
+	 * are verified against when tls_verify. sip_start() copies them into
+	 * a private directory made under tls_dir (NULL or "": $TMPDIR, else
+	 * /tmp), as Sofia wants, and sip_stop() removes it. A file that cannot
+	 * be read (its errno) or parsed (EINVAL) fails sip_start(), logged
+	 * with its name. */
+	const char *tls_certificate, *tls_key, *tls_ca;
+	bool tls_verify;
+	const char *tls_dir;
 };
 
 /* A call handle: names one inbound INVITE on the SIP thread; never 0. */
@@ -75,7 +92,11 @@ struct sip_invite {
 	const char *trunk;    /* name of the trunk whose allow list matched */
 	const char *sdp;      /* the offer, NUL-terminated; NULL for a late offer */
 	size_t sdp_len;
-	bool secure; /* it arrived over TLS */
+	/* It arrived over TLS: the top Via says TLS, and nta drops a request
+	 * whose Via names another transport than the one it came on. Says
+	 * nothing of the caller's certificate (inbound TLS asks for none; the
+	 * trunk's allow list decides, as on UDP and TCP). */
+	bool secure;
 };
 
 /* What happened on an outbound leg (sip_dial). */
@@ -168,7 +189,8 @@ struct sip_dial {
 	const char *log_id;                      /* the call_sid, for log lines */
 };
 int sip_dial(struct sip *sip, const struct sip_dial *d, sip_call_t *leg);
-/* Whether legs to uri go over TLS: a sips: URI, or ;transport=tls. */
+/* Whether legs to uri go over TLS: a sips: URI, or ;transport=tls. Any
+ * thread. */
 bool sip_uri_secure(const char *uri);
 
 /* Ends a call or leg in whatever state it is: CANCEL a pending outbound
@@ -196,6 +218,10 @@ void sip_timer_cancel(struct sip_timer *t);
 struct sip_stats {
 	uint64_t handles; /* inbound calls and outbound legs sip/ holds now */
 	uint64_t invites_in, acl_refused, legs_out, auth_answered, register_ok, register_failed;
+	/* TLS connections, either way, whose handshake failed; outbound ones
+	 * whose certificate we refused (chain, dates, or not the trunk's
+	 * name). Each connection counts once, in one of them. */
+	uint64_t tls_handshake_failed, tls_peer_refused;
 };
 void sip_get_stats(struct sip *sip, struct sip_stats *st);
 

@@ -56,6 +56,11 @@ struct sip_call {
 	enum sip_leg_state leg_state;
 	struct sip_cred *cred; /* outbound only; may be NULL */
 	char *log_id;          /* outbound only: core's call_sid, for logs */
+	/* Outbound over TLS: the trunk's name, for logs, and sip->tls_seq
+	 * when the INVITE went, to tell a TLS failure since from an older. */
+	char *tls_trunk;
+	uint64_t tls_seq;
+	bool heard; /* outbound: a provisional response came */
 	/* The SDP pinbridge last sent on this call (answer or offer), in the
 	 * handle's home: an offer core has no answer for (no cb->reoffer, a
 	 * re-INVITE without SDP) is answered with it. */
@@ -80,7 +85,7 @@ struct sip_reg {
 struct sip_counters {
 	atomic_uint_fast64_t handles; /* struct sip_call alive: calls and legs */
 	atomic_uint_fast64_t invites_in, acl_refused, legs_out, auth_answered, register_ok,
-	    register_failed;
+	    register_failed, tls_handshake_failed, tls_peer_refused;
 };
 
 struct sip_job {
@@ -119,6 +124,14 @@ struct sip {
 	struct sip_reg *regs;
 	sip_call_t next_id;
 	bool shut_down;
+	/* SIP thread only: TLS failures seen in Sofia's log (tls.c), the
+	 * last one's description. */
+	uint64_t tls_seq;
+	char tls_why[400];
+
+	/* Set in sip_start(), removed in sip_free(): the certificate
+	 * directory Sofia's TLS transport reads; NULL without TLS. */
+	char *tls_dir;
 
 	/* Any thread. */
 	struct sip_counters stats;
@@ -180,10 +193,34 @@ void sip_info_in(struct sip *sip, nua_t *nua, int status, struct sip_call *c, si
 const struct sip_trunk_acl *sip_acl_match(const struct sip *sip, const struct sockaddr *sa);
 bool sip_acl_all_silent(const struct sip *sip);
 
+/* tls.c: SIP over TLS. */
+bool sip_tls_listen_entry(const char *entry); /* "tls:ADDR:PORT" */
+/* A tls: listen entry, or a trunk whose outbound is TLS. */
+bool sip_tls_wanted(const struct sip_opts *o);
+/* The trunk (in sip->acl) whose outbound is uri, the first; NULL. SIP
+ * thread. */
+const struct sip_trunk_acl *sip_tls_trunk(const struct sip *sip, const char *uri);
+/* Where the requests of a TLS handle to uri go (nua's handle proxy,
+ * binding them to the name the peer's certificate must carry: trunk tr's
+ * tls_subject, else uri's host), and tr's name for logs. 0 or EINVAL. */
+struct sip_tls_target {
+	char proxy[600], name[256];
+	const char *trunk; /* tr's name, or "?" */
+};
+int sip_tls_target(const struct sip_trunk_acl *tr, const char *uri, struct sip_tls_target *t);
+/* Counts and logs Sofia's TLS failures (from its tport log); once per
+ * process, before the first nua. */
+void sip_tls_log_start(void);
+/* tls_files.c: sip->tls_dir from opts' PEM files, checked; and its removal. */
+int sip_tls_dir_make(struct sip *sip);
+void sip_tls_dir_remove(struct sip *sip);
+
 /* stack.c: deep copies of options (trunks only when listen is NULL). */
 int sip_opts_copy(struct sip_opts *dst, const struct sip_opts *src);
 void sip_opts_free(struct sip_opts *o);
 /* stack.c: true on the SIP thread of sip. */
 bool sip_on_thread(const struct sip *sip);
+/* stack.c: the sip whose SIP thread this is, or NULL. */
+struct sip *sip_current(void);
 
 #endif

@@ -14,16 +14,22 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_tag.h>
+#include <sofia-sip/tport_tag.h>
 
 #include "core/base/log.h"
 
 #define MOD "sip"
 
-static _Thread_local const struct sip *on_thread;
+static _Thread_local struct sip *on_thread;
 
 bool sip_on_thread(const struct sip *sip)
 {
 	return on_thread == sip;
+}
+
+struct sip *sip_current(void)
+{
+	return on_thread;
 }
 
 void sip_opts_free(struct sip_opts *o)
@@ -42,9 +48,14 @@ void sip_opts_free(struct sip_opts *o)
 			explicit_bzero((char *)t->password, strlen(t->password));
 		free((char *)t->password);
 		free((char *)t->realm);
+		free((char *)t->tls_subject);
 	}
 	free((void *)o->trunks);
 	free((char *)o->advertise);
+	free((char *)o->tls_certificate);
+	free((char *)o->tls_key);
+	free((char *)o->tls_ca);
+	free((char *)o->tls_dir);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -62,10 +73,11 @@ static int trunk_copy(struct sip_trunk_acl *d, const struct sip_trunk_acl *s)
 
 	*d = *s;
 	d->allow = allow;
-	d->outbound = d->username = d->password = d->realm = NULL;
+	d->outbound = d->username = d->password = d->realm = d->tls_subject = NULL;
 	d->name = strdup(s->name ? s->name : "");
 	ok = dup_opt(&d->outbound, s->outbound) && dup_opt(&d->username, s->username) &&
-	     dup_opt(&d->password, s->password) && dup_opt(&d->realm, s->realm);
+	     dup_opt(&d->password, s->password) && dup_opt(&d->realm, s->realm) &&
+	     dup_opt(&d->tls_subject, s->tls_subject);
 	if (!allow || !d->name || !ok)
 		return ENOMEM;
 	if (s->nallow)
@@ -87,10 +99,14 @@ int sip_opts_copy(struct sip_opts *dst, const struct sip_opts *src)
 		if (!listen[dst->nlisten])
 			return ENOMEM;
 	}
-	if (!dup_opt(&dst->advertise, src->advertise))
+	if (!dup_opt(&dst->advertise, src->advertise) ||
+	    !dup_opt(&dst->tls_certificate, src->tls_certificate) ||
+	    !dup_opt(&dst->tls_key, src->tls_key) || !dup_opt(&dst->tls_ca, src->tls_ca) ||
+	    !dup_opt(&dst->tls_dir, src->tls_dir))
 		return ENOMEM;
 	dst->session_expires_ms = src->session_expires_ms;
 	dst->min_se_ms = src->min_se_ms;
+	dst->tls_verify = src->tls_verify;
 	/* ntrunks counts a failed copy too, so opts_free() frees its parts. */
 	while (dst->ntrunks < src->ntrunks) {
 		size_t i = dst->ntrunks++;
@@ -99,20 +115,6 @@ int sip_opts_copy(struct sip_opts *dst, const struct sip_opts *src)
 			return ENOMEM;
 	}
 	return 0;
-}
-
-/* "udp:127.0.0.1:5060" -> "sip:127.0.0.1:5060;transport=udp". */
-static int listen_url(const char *entry, char *url, size_t len)
-{
-	const char *colon = strchr(entry, ':');
-	size_t tlen = colon ? (size_t)(colon - entry) : 0;
-	int n;
-
-	if (!colon ||
-	    !((tlen == 3 && (strncmp(entry, "udp", 3) == 0 || strncmp(entry, "tcp", 3) == 0))))
-		return EINVAL;
-	n = snprintf(url, len, "sip:%s;transport=%.3s", colon + 1, entry);
-	return n < 0 || (size_t)n >= len ? EINVAL : 0;
 }
 
 static void queue_run(struct sip *sip)
@@ -225,7 +227,8 @@ static int advertise_url(const char *advertise, char *url, size_t len)
 	semi = strchr(url, ';');
 	params = semi ? semi : "";
 	snprintf(bind, sizeof(bind), "%.*s", semi ? (int)(semi - url) : (int)strlen(url), url);
-	hp = bind + 4; /* after "sip:" */
+	hp = strchr(bind, ':') + 1; /* after "sip:" or "sips:" */
+	hp[-1] = '\0';
 	colon = hp[0] == '[' ? strchr(hp, ']') : hp;
 	colon = colon ? strrchr(colon, ':') : NULL;
 	if (!colon)
@@ -237,46 +240,96 @@ static int advertise_url(const char *advertise, char *url, size_t len)
 		         "Contact carry %s (Sofia names a transport by the port it bound)",
 		         aport, colon + 1, colon + 1);
 	bare6 = host[0] != '[' && strchr(host, ':'); /* a bare IPv6 address: bracket it */
-	n = snprintf(url, len, "sip:%s%s%s:%s;maddr=%s%s", bare6 ? "[" : "", host, bare6 ? "]" : "",
-	             colon + 1, hp, params);
+	n = snprintf(url, len, "%s:%s%s%s:%s;maddr=%s%s", bind, bare6 ? "[" : "", host,
+	             bare6 ? "]" : "", colon + 1, hp, params);
 	return n < 0 || (size_t)n >= len ? EINVAL : 0;
 }
 
+/* The listen entries on one ADDR:PORT of one scheme: one nua URL. */
+struct listen_group {
+	bool tls, udp, tcp;
+	char hostport[280];
+};
+
+/* "udp:A:P" and "tcp:A:P" join one "sip:" group, "tls:A:P" a "sips:" one. */
+static int listen_add(struct listen_group g[2], int *n, const char *entry)
+{
+	bool tls = sip_tls_listen_entry(entry), udp = strncmp(entry, "udp:", 4) == 0;
+	const char *hp = entry + 4;
+	int k;
+
+	if (!tls && !udp && strncmp(entry, "tcp:", 4) != 0)
+		return EINVAL;
+	if (!hp[0] || strlen(hp) >= sizeof(g[0].hostport))
+		return EINVAL;
+	for (k = 0; k < *n; k++)
+		if (g[k].tls == tls && strcmp(g[k].hostport, hp) == 0)
+			break;
+	if (k == *n) {
+		if (*n == 2)
+			return ENOTSUP;
+		g[k] = (struct listen_group){.tls = tls};
+		snprintf(g[k].hostport, sizeof(g[k].hostport), "%s", hp);
+		(*n)++;
+	}
+	g[k].udp |= udp;
+	g[k].tcp |= !udp && !tls;
+	return 0;
+}
+
+/* Trunks dialled over TLS need a TLS transport even when nobody is to
+ * reach pinbridge over TLS: one on an ephemeral port of the first listen
+ * address (it also takes the trunk's in-dialog requests to our Contact). */
+static int listen_tls_implicit(const struct sip_opts *o, struct listen_group g[2], int *n)
+{
+	char *colon;
+
+	for (int k = 0; k < *n; k++)
+		if (g[k].tls)
+			return 0;
+	if (!sip_tls_wanted(o) || *n == 0)
+		return 0;
+	if (*n == 2) {
+		log_err(MOD, "a trunk is dialled over TLS, and nua binds two listen addresses: "
+		             "make one of them a tls: entry");
+		return ENOTSUP;
+	}
+	g[1] = (struct listen_group){.tls = true};
+	snprintf(g[1].hostport, sizeof(g[1].hostport), "%s", g[0].hostport);
+	colon = strrchr(g[1].hostport, ':');
+	if (!colon || colon[1] == ']')
+		return EINVAL;
+	snprintf(colon, sizeof(g[1].hostport) - (size_t)(colon - g[1].hostport), ":0");
+	log_info(MOD, "no tls: listen entry: TLS legs go from an ephemeral port of %.*s",
+	         (int)(colon - g[1].hostport), g[1].hostport);
+	*n = 2;
+	return 0;
+}
+
 /* nua binds at most two URLs (NUTAG_URL and NUTAG_SIPS_URL; a repeated
- * NUTAG_URL replaces the earlier one). A URL without ";transport=" binds
- * both UDP and TCP, so udp and tcp entries on one ADDR:PORT share a URL. */
+ * NUTAG_URL replaces the earlier one). A "sip:" URL without ";transport="
+ * binds both UDP and TCP, so udp and tcp entries on one ADDR:PORT share a
+ * URL; tls entries make "sips:ADDR:PORT" (Sofia's tport_tls). */
 static int listen_urls(const struct sip_opts *o, char urls[2][300])
 {
-	int n = 0;
+	struct listen_group g[2];
+	int n = 0, rc = 0;
 
-	for (size_t i = 0; i < o->nlisten; i++) {
-		char url[300];
-		int rc = listen_url(o->listen[i], url, sizeof(url));
-		char *semi = strchr(url, ';');
-		bool merged = false;
-
-		if (rc) {
+	for (size_t i = 0; i < o->nlisten && !rc; i++) {
+		rc = listen_add(g, &n, o->listen[i]);
+		if (rc == EINVAL)
 			log_err(MOD, "bad listen entry \"%s\"", o->listen[i]);
-			return -rc;
-		}
-		for (int k = 0; k < n && !merged; k++) {
-			size_t hp = (size_t)(semi - url);
-
-			if (strncmp(urls[k], url, hp) == 0 &&
-			    (urls[k][hp] == ';' || !urls[k][hp])) {
-				if (urls[k][hp] && strcmp(urls[k] + hp, semi) != 0)
-					urls[k][hp] = '\0'; /* udp + tcp: both */
-				merged = true;
-			}
-		}
-		if (merged)
-			continue;
-		if (n == 2) {
+		else if (rc)
 			log_err(MOD, "more than two listen addresses; nua binds two");
-			return -ENOTSUP;
-		}
-		snprintf(urls[n++], sizeof(urls[0]), "%s", url);
 	}
+	if (!rc)
+		rc = listen_tls_implicit(o, g, &n);
+	if (rc)
+		return -rc;
+	for (int k = 0; k < n; k++)
+		snprintf(urls[k], sizeof(urls[0]), "%s:%s%s%s", g[k].tls ? "sips" : "sip",
+		         g[k].hostport, g[k].udp != g[k].tcp ? ";transport=" : "",
+		         g[k].udp != g[k].tcp ? (g[k].udp ? "udp" : "tcp") : "");
 	for (int k = 0; o->advertise && o->advertise[0] && k < n; k++) {
 		if (advertise_url(o->advertise, urls[k], sizeof(urls[0]))) {
 			log_err(MOD, "sip.advertise \"%s\" does not fit a listen URL",
@@ -302,6 +355,25 @@ static void mclass_extend(void)
 	if (sip_update_default_mclass(sip_extend_mclass(NULL)) < 0)
 		log_err(MOD, "cannot enable Sofia's extension headers (P-Asserted-Identity)");
 }
+
+/* Sofia's TLS transport (sip/tls.c): its certificate directory, and the
+ * outbound policy: the chain and its dates against cafile.pem, and the
+ * peer's name against the connection's canonical name (the leg's handle
+ * proxy). Inbound connections are not asked for a certificate. nua hands
+ * these to every transport it binds; only tport_tls reads them, but for
+ * TPTAG_SDWN_ERROR(1): a connection that closes, a refused handshake
+ * included, then fails the requests still waiting for their first
+ * response on it at once (503) rather than at Timer B, 32 s later (nta
+ * sets 0; nua sets 1 for its registrations' connections). It holds for
+ * TCP as well once TLS is on. */
+#define TLS_TAGS(sip)                                                                              \
+	TAG_IF((sip)->tls_dir, NUTAG_CERTIFICATE_DIR((sip)->tls_dir)),                             \
+	    TAG_IF((sip)->tls_dir,                                                                 \
+	           TPTAG_TLS_VERIFY_POLICY((sip)->opts.tls_verify ? TPTLS_VERIFY_SUBJECTS_OUT      \
+	                                                          : TPTLS_VERIFY_NONE)),           \
+	    TAG_IF((sip)->tls_dir, TPTAG_TLS_VERIFY_DATE(1)),                                      \
+	    TAG_IF((sip)->tls_dir, TPTAG_TLS_VERIFY_DEPTH(4)),                                     \
+	    TAG_IF((sip)->tls_dir, TPTAG_SDWN_ERROR(1))
 
 static nua_t *nua_make(struct sip *sip, int *rc)
 {
@@ -332,9 +404,9 @@ static nua_t *nua_make(struct sip *sip, int *rc)
 	 * test configuration goes below 90 s. */
 	nua = nua_create(
 	    sip->root, nua_event, sip, TAG_IF(n > 0, NUTAG_URL(urls[0])),
-	    TAG_IF(n > 1, NUTAG_SIPS_URL(urls[1])), NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0),
-	    NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0), NUTAG_UPDATE_REFRESH(1),
-	    NUTAG_SESSION_TIMER(timer_secs(sip->opts.session_expires_ms)),
+	    TAG_IF(n > 1, NUTAG_SIPS_URL(urls[1])), TLS_TAGS(sip), NUTAG_MEDIA_ENABLE(0),
+	    NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0),
+	    NUTAG_UPDATE_REFRESH(1), NUTAG_SESSION_TIMER(timer_secs(sip->opts.session_expires_ms)),
 	    NUTAG_MIN_SE(sip->opts.min_se_ms > 0 ? timer_secs(sip->opts.min_se_ms) : 90),
 	    SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK, "
 	                     "MESSAGE, REFER"),
@@ -414,6 +486,7 @@ static void sip_free(struct sip *sip)
 		free(sip->qhead);
 		sip->qhead = next;
 	}
+	sip_tls_dir_remove(sip);
 	sip_opts_free(&sip->opts);
 	sip_opts_free(&sip->acl);
 	if (sip->efd >= 0)
@@ -440,8 +513,11 @@ int sip_start(struct sip **sipp, const struct sip_opts *o, const struct sip_call
 	if (!rc)
 		rc = sip_opts_copy(&sip->acl,
 		                   &(struct sip_opts){.trunks = o->trunks, .ntrunks = o->ntrunks});
+	if (!rc && sip_tls_wanted(o))
+		rc = sip_tls_dir_make(sip);
 	if (rc)
 		goto out;
+	sip_tls_log_start();
 	rc = pthread_create(&sip->thread, NULL, sip_thread, sip);
 	if (rc)
 		goto out;
@@ -487,5 +563,8 @@ void sip_get_stats(struct sip *sip, struct sip_stats *st)
 	    .auth_answered = atomic_load_explicit(&c->auth_answered, memory_order_relaxed),
 	    .register_ok = atomic_load_explicit(&c->register_ok, memory_order_relaxed),
 	    .register_failed = atomic_load_explicit(&c->register_failed, memory_order_relaxed),
+	    .tls_handshake_failed =
+	        atomic_load_explicit(&c->tls_handshake_failed, memory_order_relaxed),
+	    .tls_peer_refused = atomic_load_explicit(&c->tls_peer_refused, memory_order_relaxed),
 	};
 }
