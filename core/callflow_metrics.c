@@ -110,6 +110,14 @@ static void calls_part(struct buf *b, struct callflow *cf)
 		    "pinbridge_sip_register_total{result=\"failed\"} %llu\n",
 		    (unsigned long long)ss.legs_out, (unsigned long long)ss.register_ok,
 		    (unsigned long long)ss.register_failed);
+		put(b,
+		    "# HELP pinbridge_sip_tls_failures_total TLS connections that failed: "
+		    "the handshake, or a trunk's certificate we refused.\n"
+		    "# TYPE pinbridge_sip_tls_failures_total counter\n"
+		    "pinbridge_sip_tls_failures_total{reason=\"handshake\"} %llu\n"
+		    "pinbridge_sip_tls_failures_total{reason=\"peer_refused\"} %llu\n",
+		    (unsigned long long)ss.tls_handshake_failed,
+		    (unsigned long long)ss.tls_peer_refused);
 	}
 	put(b,
 	    "# HELP pinbridge_call_hunt_attempts_total Callee INVITEs sent.\n"
