@@ -18,9 +18,10 @@ BUILD_DEPS := gcc meson ninja-build pkg-config \
 	libsofia-sip-ua-dev libspandsp-dev libsrtp2-dev liblmdb-dev libcurl4-openssl-dev \
 	libcjson-dev libmicrohttpd-dev libconfig-dev libssl-dev libcmocka-dev
 # Test tooling: pytest and SIPp for integration, wrk for the benchmark, clang and
-# its runtime for libFuzzer, mdb_stat for poking at a store, tzdata for timezones.
+# its runtime for libFuzzer, mdb_stat for poking at a store, tzdata for timezones,
+# openssl for the TLS tests' certificates.
 TEST_DEPS := python3 python3-pytest sip-tester wrk clang libclang-rt-14-dev \
-	lmdb-utils tzdata curl clang-format python3-pylibsrtp
+	lmdb-utils tzdata curl clang-format python3-pylibsrtp openssl
 DEPS := $(BUILD_DEPS) $(TEST_DEPS)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
