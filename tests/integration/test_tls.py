@@ -29,8 +29,8 @@ from callenv import Parties, exchange, payloads
 from pbcall import (CALLEE_IP, CALLER_IP, OUTSIDER_IP, PB_IP, PCMU, RtpPeer, Sdp, find_frames,
                     free_port_on, metric_sum, parse_metrics, scenario, uri_user)
 from pbdata import ok, txn
-from pbserver import Server, ServerError
-from pbtls import Pki, TlsCallee, TlsCaller, sdp_body
+from pbserver import ServerError
+from pbtls import Pki, TlsCallee, TlsCaller, TlsServer, sdp_body
 
 M_TLS = "pinbridge_sip_tls_failures_total"   # label reason: handshake, peer_refused
 M_HUNT = "pinbridge_call_hunt_attempts_total"
@@ -72,26 +72,6 @@ def tenant_block(tid, trunk):
 def trunk_block(name, outbound, subject="", allow=CALLEE_IP):
     return ('  { name = "%s"; allow = ["%s/32"]; outbound = "%s"; tls_subject = "%s"; }'
             % (name, allow, outbound, subject))
-
-
-class TlsServer(Server):
-    """A pinbridge whose sip.listen the config gives (with a tls: entry):
-    the --sip option would replace it. config(sip_port, tls_port) writes
-    the text for the ports picked at each start."""
-
-    def __init__(self, workdir, config, name, with_tls=True, **kw):
-        self.config_fn = config
-        self.with_tls = with_tls
-        self.tls_port = None
-        super().__init__(workdir, config(0, 0), name=name, creds=CREDS, **kw)
-
-    def args(self):
-        if self.with_tls:
-            self.tls_port = free_port_on(PB_IP)
-        self.write_config(self.config_fn(self.sip_port, self.tls_port))
-        a = super().args()
-        i = a.index("--sip")
-        return a[:i] + a[i + 2:]
 
 
 def listen_block(sip_port, tls_port, pki, extra=""):
@@ -173,7 +153,7 @@ def tls(tmp_path_factory):
                 % (listen_block(sip_port, tls_port, e.pki), ",\n".join(trunks),
                    ",\n".join(tenants)))
 
-    e.server = TlsServer(e.tmp, config, "tls")
+    e.server = TlsServer(e.tmp, config, "tls", creds=CREDS)
     e.callee_port = e.udp_port  # for callenv.Parties
     try:
         e.server.start()
@@ -470,7 +450,7 @@ def _one_server(tmp, pki, name, extra="", with_tls=True, trunks=None):
     def config(sip_port, tls_port):
         return ('store = { map_size = "64M"; };\n%s%s' % (
             listen_block(sip_port, tls_port, pki, extra), trunks or ""))
-    return TlsServer(tmp, config, name, with_tls=with_tls)
+    return TlsServer(tmp, config, name, with_tls=with_tls, creds=CREDS)
 
 
 def test_stop_removes_the_certificate_directory(tmp_path):
@@ -522,7 +502,6 @@ def test_tls_trunk_without_a_tls_listener(tmp_path, peers):
               % (CALLER_IP, CALLEE_IP, callee.port, TRUNK_NAME,
                  tenant_block("tgood", "t")))
     s = _one_server(str(tmp_path), pki, "implicit", with_tls=False, trunks=trunks)
-    s.creds = CREDS
     e = Env()
     e.server, e.tmp, e.callee_port = s, str(tmp_path), None
     p = Parties(e.tmp, e)
