@@ -30,12 +30,16 @@ from pbcall import (CALLEE_IP, CALLER_IP, OUTSIDER_IP, PB_IP, PCMU, RtpPeer, Sdp
                     free_port_on, metric_sum, parse_metrics, scenario, uri_user)
 from pbdata import ok, txn
 from pbserver import ServerError
+from pbsrtp import SrtpPeer, crypto_lines
 from pbtls import Pki, TlsCallee, TlsCaller, TlsServer, sdp_body
 
 M_TLS = "pinbridge_sip_tls_failures_total"   # label reason: handshake, peer_refused
 M_HUNT = "pinbridge_call_hunt_attempts_total"
 RING_TIMEOUT = 4.0
 TRUNK_NAME = "trunk.test"
+# SDES keys only over TLS (no srtp_plain_transport): the callers' trunk and
+# the good TLS trunk do SRTP when the peer does; the UDP trunk never can.
+SRTP_OPTIONAL = 'srtp = "optional"; '
 
 # tenant -> (VN pool, trunk); every tenant dials through its own trunk
 TENANTS = {
@@ -69,9 +73,9 @@ def tenant_block(tid, trunk):
         tid, tid, tid, trunk, TENANTS[tid], RING_TIMEOUT * 1000, RING_TIMEOUT * 3000)
 
 
-def trunk_block(name, outbound, subject="", allow=CALLEE_IP):
-    return ('  { name = "%s"; allow = ["%s/32"]; outbound = "%s"; tls_subject = "%s"; }'
-            % (name, allow, outbound, subject))
+def trunk_block(name, outbound, subject="", allow=CALLEE_IP, extra=""):
+    return ('  { name = "%s"; allow = ["%s/32"]; outbound = "%s"; tls_subject = "%s"; %s}'
+            % (name, allow, outbound, subject, extra))
 
 
 def listen_block(sip_port, tls_port, pki, extra=""):
@@ -135,15 +139,16 @@ def tls(tmp_path_factory):
     e.udp_port = free_port_on(CALLEE_IP)
     c = e.callees
     trunks = [
-        trunk_block("callers", "", allow=CALLER_IP),
-        trunk_block("good", "sips:%s:%d" % (CALLEE_IP, c["good"].port), TRUNK_NAME),
+        trunk_block("callers", "", allow=CALLER_IP, extra=SRTP_OPTIONAL),
+        trunk_block("good", "sips:%s:%d" % (CALLEE_IP, c["good"].port), TRUNK_NAME,
+                    extra=SRTP_OPTIONAL),
         trunk_block("wrongca", "sips:%s:%d" % (CALLEE_IP, c["wrongca"].port), TRUNK_NAME),
         trunk_block("wrongname", "sip:%s:%d;transport=tls" % (CALLEE_IP, c["wrongname"].port),
                     TRUNK_NAME),
         trunk_block("iponly", "sips:%s:%d" % (CALLEE_IP, c["iponly"].port)),
         trunk_block("ipcn", "sips:%s:%d" % (CALLEE_IP, c["ipcn"].port)),
         trunk_block("notls", "sips:%s:%d" % (CALLEE_IP, e.nottls.port), TRUNK_NAME),
-        trunk_block("udp", "sip:%s:%d" % (CALLEE_IP, e.udp_port)),
+        trunk_block("udp", "sip:%s:%d" % (CALLEE_IP, e.udp_port), extra=SRTP_OPTIONAL),
     ]
     tenants = [tenant_block(t, t[1:]) for t in TENANTS]  # tenant "tgood": trunk "good"
 
@@ -285,6 +290,7 @@ def test_tls_caller_to_tls_callee(tls, peers, closing, scheme):
     assert uri_user(inv.header("From")) == uri_user(c.ruri), "the VN is presented: %s" % inv.text
     assert a not in inv.text and CALLER_IP not in inv.text, "the caller leaks: %s" % inv.text
     callee.wait_received("ACK", timeout=5)
+    assert callee.received_sdp() == [inv.body] and c.received_sdp()[-1] == final.body
     audio_crosses(a_peer, b_peer, final, inv)
     assert c.bye().status == 200
     callee.wait_received("BYE", timeout=5)
@@ -522,3 +528,68 @@ def test_tls_trunk_without_a_tls_listener(tmp_path, peers):
         callee.close()
         rc = s.stop()
     assert rc == 0, s.log_tail()
+
+
+# --- SRTP over TLS (SDES keys only where the signalling is encrypted) ------------
+
+def test_srtp_over_tls_both_legs(tls, closing):
+    """A TLS caller offering RTP/SAVP reaches the TLS trunk: both legs are
+    SRTP under their own keys (pylibsrtp peers), none of them crosses to
+    the other leg, and audio crosses both ways."""
+    e = tls
+    callee = e.callees["good"]
+    callee.clear()
+    a_peer, b_peer = SrtpPeer(CALLER_IP, "caller"), SrtpPeer(CALLEE_IP, "callee")
+    closing(a_peer)
+    closing(b_peer)
+    callee.sdp = sdp_body(CALLEE_IP, b_peer.port, extra=("a=crypto:" + b_peer.crypto_line(1),))
+    a, b = number(), number()
+    alloc, vn = allocate(e, "tgood", a, b)
+    c = TlsCaller(e.server.tls_port, e.pki["ca"][0])
+    closing(c)
+    offer = sdp_body(CALLER_IP, a_peer.port, extra=("a=crypto:" + a_peer.crypto_line(5),))
+    c.invite(vn, a, offer.replace("RTP/AVP", "RTP/SAVP"))
+    final = c.wait_final(timeout=10)
+    assert final.status == 200, c.describe() + "\n" + e.server.log_tail(2000)
+    assert "RTP/SAVP" in final.body and a_peer.set_peer_key(final.body)[0] == 5
+    inv = callee.wait_received("INVITE", timeout=5)
+    assert [(t, s) for t, s, _ in crypto_lines(inv.body)] == [
+        (1, "AES_CM_128_HMAC_SHA1_80"), (2, "AES_CM_128_HMAC_SHA1_32")], inv.body
+    b_peer.set_peer_key(inv.body, tag=1)
+    assert len({a_peer.key, a_peer.peer_key, b_peer.key, b_peer.peer_key}) == 4
+    callee.wait_received("ACK", timeout=5)
+    audio_crosses(a_peer, b_peer, final, inv)
+    assert not a_peer.unprotect_failed and not b_peer.unprotect_failed
+    assert c.bye().status == 200
+    completed_record(e, "tgood", alloc["greenpin_id"])
+
+
+def test_sdes_over_udp_refused_and_not_offered(tls, closing, tmp_path):
+    """The same trunks over UDP: a SIPp caller's RTP/SAVP offer gets 488 (its
+    key crossed in clear signalling), and the UDP trunk is offered plain
+    RTP even though its policy is optional."""
+    e = tls
+    p = Parties(str(tmp_path), e)
+    closing(p)
+    a_peer = SrtpPeer(CALLER_IP, "caller")
+    closing(a_peer)
+    a, b = number(), number()
+    alloc, vn = allocate(e, "tgood", a, b)
+    mline = "m=audio [rtp_port] RTP/AVP [codecs] [te_pt]\n"
+    uac = p.caller(scenario("call_uac", p.tmp, replace=[
+        (mline, mline.replace("RTP/AVP", "RTP/SAVP") + "      a=crypto:[crypto]\n")]),
+        vn, a, a_peer, "0", 101, crypto=a_peer.crypto_line(1))
+    uac.wait(15)
+    assert uac.final_status() == 488, uac.describe()
+    b_peer = RtpPeer(CALLEE_IP, "callee")
+    closing(b_peer)
+    a2, b2 = number(), number()
+    alloc2, vn2 = allocate(e, "tudp", a2, b2)
+    uas = p.callee(scenario("call_uas_answer", p.tmp, RING_MS=100, HOLD_MS=3000), b_peer, b2)
+    c = TlsCaller(e.server.tls_port, e.pki["ca"][0])
+    closing(c)
+    c.invite(vn2, a2, sdp_body(CALLER_IP, a_peer.port))
+    inv = uas.wait_received("INVITE", timeout=8)
+    assert "a=crypto" not in inv.text and "RTP/SAVP" not in inv.text, inv.text
+    assert c.wait_final(timeout=10).status == 200
+    assert c.bye().status == 200
