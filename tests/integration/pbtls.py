@@ -12,6 +12,7 @@ read pinbridge's; RTP is not theirs: point the SDP at a pbcall.RtpPeer
 """
 import os
 import random
+import select
 import socket
 import ssl
 import subprocess
@@ -106,7 +107,10 @@ def _with_tag(value, tag):
 class _Link:
     """One TLS connection: a reader thread splits the stream into SIP
     messages, records them, and hands requests to on_request; send()
-    records what it sends."""
+    records what it sends. An SSL object must not be read and written
+    from two threads at once (Python's ssl releases the GIL inside
+    OpenSSL), so both sides take io: the reader only once select() says
+    there is something to read, and then for at most 50 ms."""
 
     def __init__(self, sock, log, cond, on_request, name):
         self.sock = sock
@@ -114,21 +118,37 @@ class _Link:
         self.cond = cond
         self.on_request = on_request
         self.closed = False
-        self.wlock = threading.Lock()
+        self.io = threading.Lock()
+        self._stop = threading.Event()
+        sock.settimeout(0.05)
         self.thread = threading.Thread(target=self._run, daemon=True, name=name)
         self.thread.start()
 
     def send(self, text):
-        with self.wlock:
-            self.sock.sendall(text.encode())
+        with self.io:
+            self.sock.settimeout(5)
+            try:
+                self.sock.sendall(text.encode())
+            finally:
+                self.sock.settimeout(0.05)
         with self.cond:
             self.log.append(SipMessage("sent", "TLS", time.strftime("%H:%M:%S"), text))
             self.cond.notify_all()
 
+    def _recv(self):
+        """Some bytes; b"" at the end of the stream; None for nothing yet."""
+        if not self.sock.pending() and not select.select([self.sock], [], [], 0.05)[0]:
+            return None
+        with self.io:
+            try:
+                return self.sock.recv(65536)
+            except (socket.timeout, ssl.SSLWantReadError):
+                return None
+
     def _run(self):
         buf = b""
         try:
-            while True:
+            while not self._stop.is_set():
                 msg, buf = self._next(buf)
                 if msg is None:
                     return
@@ -146,7 +166,7 @@ class _Link:
                 self.cond.notify_all()
 
     def _next(self, buf):
-        while True:
+        while not self._stop.is_set():
             buf = buf.lstrip(b"\r\n")  # keep-alive CRLFs
             if b"\r\n\r\n" in buf:
                 head, rest = buf.split(b"\r\n\r\n", 1)
@@ -157,17 +177,20 @@ class _Link:
                         n = int(v.strip())
                 if len(rest) >= n:
                     return (head + b"\r\n\r\n" + rest[:n]).decode("utf-8", "replace"), rest[n:]
-            chunk = self.sock.recv(65536)
-            if not chunk:
+            chunk = self._recv()
+            if chunk == b"":
                 return None, buf
-            buf += chunk
+            if chunk:
+                buf += chunk
+        return None, buf
 
     def close(self):
+        self._stop.set()
+        self.thread.join(2)
         try:
             self.sock.close()
         except OSError:
             pass
-        self.thread.join(2)
 
 
 class _Party:
@@ -186,6 +209,11 @@ class _Party:
         with self.cond:
             return [m for m in self.log if m.direction == "received" and
                     (method is None or m.method == method) and (status is None or m.status == status)]
+
+    def received_sdp(self):
+        """The SDP bodies received so far, oldest first (the callee: each
+        INVITE's offer; the caller: pinbridge's answers in 18x/2xx)."""
+        return [m.body for m in self.received() if m.sdp is not None]
 
     def sent(self, method=None, status=None):
         with self.cond:
