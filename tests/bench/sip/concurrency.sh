@@ -11,14 +11,23 @@
 #      pinbridge put in the 200 (caller side) and in its INVITE (callee side)
 #      are logged by the scenarios; then rtpgen.c sends 20 ms G.711 both ways
 #      on every call for MEDIA seconds and counts what arrives;
+#   3. pinbridge+srtp (issue 7; BENCH_SRTP=0 skips it): the same through a
+#      second pinbridge whose trunk has srtp = "mandatory" (and
+#      srtp_plain_transport, SIPp signals over UDP), so both legs are
+#      SDES-SRTP: the scenarios uac_srtp.xml/uas_srtp.xml offer and answer
+#      with one fixed key per side (CALLER_KEY, CALLEE_KEY below, for every
+#      call) and log pinbridge's own key for each leg, and rtpgen -srtp
+#      protects what it sends with the side's key and unprotects what
+#      arrives with pinbridge's key for that leg;
 # and prints per N: packets/s relayed, loss, added jitter (RFC 3550
 # interarrival jitter of the transit times), transit p50/p99, CPU per call (%
-# of a core), memory per call (RSS delta / N), and packets per CPU-second of
-# pinbridge against the baseline (target >= 0.7x; zero loss at 1,000 calls).
+# of a core), memory per call (RSS delta / N), packets per CPU-second of
+# pinbridge against the baseline (target >= 0.7x; zero loss at 1,000 calls),
+# and pinbridge+srtp's CPU per call against plain pinbridge's.
 #
 # Usage: tests/bench/sip/concurrency.sh [BUILD_DIR]      (make bench-calls)
 # Environment: BENCH_CALLS ("500 1000 2000"), BENCH_MEDIA_SECONDS (20),
-#   BENCH_SETUP_RATE (100 calls/s).
+#   BENCH_SETUP_RATE (100 calls/s), BENCH_SRTP (1: the SRTP run too).
 set -uo pipefail
 exec </dev/null
 
@@ -32,6 +41,11 @@ RATE=${BENCH_SETUP_RATE:-100}
 CALLER_IP=127.0.0.2
 CALLEE_IP=127.0.0.3
 PORT0=10000 # the generator's port on both addresses; baseline relay: PORT0 + 4i (+2) on 127.0.0.1
+SRTP=${BENCH_SRTP:-1}
+# The generator's SDES keys (inline: base64 of a 16-byte master key and a
+# 14-byte salt), one per side for every call: a benchmark's, not secrets.
+CALLER_KEY=+o5Xz9lTjCGeyaCyvhQ+Rez5sZFZ6dUkGEgR0iu2
+CALLEE_KEY=tROC0w9rvM3lw8ZEyvJUG5SA5zqZYtQk7cJrmRnc
 
 # shellcheck source=../lib.sh
 . "$here/../lib.sh"
@@ -42,13 +56,14 @@ for n in $CALLS; do [ "$n" -gt "$maxn" ] && maxn=$n; done
 [ "$maxn" -le 2499 ] || die "at most 2499 calls (the baseline relay's ports would reach pinbridge's range)"
 
 echo "== building rtpgen and relay"
-for p in rtpgen relay; do
-	gcc -std=c11 -O2 -Wall -Wextra -Werror -o "$work/$p" "$here/$p.c" || die "cannot build $p"
-done
+# shellcheck disable=SC2046 # pkg-config's flags are words
+gcc -std=c11 -O2 -Wall -Wextra -Werror $(pkg-config --cflags nss) -o "$work/rtpgen" "$here/rtpgen.c" \
+	-lsrtp2 -lnss3 || die "cannot build rtpgen (libsrtp2-dev and its libnss3-dev: make deps)"
+gcc -std=c11 -O2 -Wall -Wextra -Werror -o "$work/relay" "$here/relay.c" || die "cannot build relay"
 
 rss_kb() { sed -n 's/^VmRSS:\s*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
-metric() { # metric NAME: the sum of a pinbridge metric's series
-	curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" \
+metric() { # metric HTTP_PORT NAME: the sum of a pinbridge metric's series
+	curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" \
 		'$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%.0f\n", s }'
 }
 
@@ -56,12 +71,13 @@ metric() { # metric NAME: the sum of a pinbridge metric's series
 uport=$(free_udp_on $CALLEE_IP)
 vn_first=917400000000
 vn_count=1000
-cat >"$work/pinbridge.conf" <<EOC
+conf() { # conf TRUNK_EXTRA: a pinbridge config into $work/pinbridge.conf
+	cat >"$work/pinbridge.conf" <<EOC
 sweep_interval = "1s";
 store = { map_size = "1G"; };
 media = { port_min = 20000; port_max = 59999; port_quarantine = "500ms"; };
 trunks = ( { name = "bench"; allow = ["$CALLER_IP/32", "$CALLEE_IP/32"];
-             outbound = "sip:$CALLEE_IP:$uport"; dial_format = "e164"; latch = "learn"; } );
+             outbound = "sip:$CALLEE_IP:$uport"; dial_format = "e164"; latch = "learn"; $1 } );
 tenants = ( {
   id = "bench"; api_key = "bench-key"; api_token = "bench-token";
   country = "91"; national_length = 10; countries = ["91"]; trunk = "bench";
@@ -70,20 +86,46 @@ tenants = ( {
   ring_timeout = "10s"; max_hunt = "20s"; rtp_timeout = "300s";
 } );
 EOC
+}
+allocate() { # allocate: $maxn direct allocations on the pinbridge at $port, into $work/calls.csv
+	echo "== creating $maxn direct allocations"
+	python3 "$here/bench.py" alloc "$port" bench bench-key bench-token "$vn_first" "$vn_count" \
+		"$maxn" "$work/calls.csv" "$PORT0" 0 || die "creating allocations failed"
+}
+conf ""
 pb_start
 echo "== pinbridge on 127.0.0.1 (http $port, sip $sport), callee SIPp on $CALLEE_IP:$uport"
-echo "== creating $maxn direct allocations"
-python3 "$here/bench.py" alloc "$port" bench bench-key bench-token "$vn_first" "$vn_count" \
-	"$maxn" "$work/calls.csv" "$PORT0" 0 || die "creating allocations failed"
+allocate
 {
 	echo SEQUENTIAL
 	for ((i = 0; i < maxn; i++)); do echo "$PORT0;"; done
 } >"$work/uas.csv"
 rss_start=$(rss_kb "$pb") # with the allocations, before any call
 
-# gen NAME FLOWS: runs rtpgen; its result line into $work/NAME.gen
+# The SRTP pinbridge: lib.sh's pb_start with $work pointing at its own
+# directory for the time (config, data, log, core dumps), so it sets pbs,
+# port_s, sport_s here; the exit trap cleans up the whole of $work whatever
+# it points at when a die() fires.
+work_top=$work
+trap 'work=$work_top; bench_cleanup' EXIT
+pbs=""
+if [ "$SRTP" != 0 ]; then
+	mkdir -p "$work_top/srtp"
+	work=$work_top/srtp
+	conf 'srtp = "mandatory"; srtp_plain_transport = true;'
+	pb_plain=$pb port_plain=$port sport_plain=$sport
+	pb_start
+	pbs=$pb port_s=$port sport_s=$sport
+	echo "== pinbridge with SRTP on both legs on 127.0.0.1 (http $port_s, sip $sport_s)"
+	allocate
+	pb=$pb_plain port=$port_plain sport=$sport_plain
+	work=$work_top
+	rss_start_s=$(rss_kb "$pbs")
+fi
+
+# gen NAME FLOWS [-srtp]: runs rtpgen; its result line into $work/NAME.gen
 gen() {
-	"$work/rtpgen" "$MEDIA" "$2" >"$work/$1.genout" 2>&1
+	"$work/rtpgen" ${3:+"$3"} "$MEDIA" "$2" >"$work/$1.genout" 2>&1
 	grep '^BENCH ' "$work/$1.genout" | cut -d' ' -f2- >"$work/$1.gen"
 	[ -s "$work/$1.gen" ] || cat "$work/$1.genout" >&2
 }
@@ -119,25 +161,35 @@ lines() { # lines WORD FILE: how many lines of FILE start with WORD (0 if none o
 	echo "${c:-0}"
 }
 
-# through N: N calls through pinbridge with media
+# through N MODE: N calls through pinbridge with media. MODE plain: the
+# pinbridge at $pb, uac.xml/uas.xml, results in $work/pb-N.*; srtp: the one
+# at $pbs, uac_srtp.xml/uas_srtp.xml and rtpgen -srtp, results in
+# $work/pbs-N.*.
 through() {
-	local n=$1 hold d cport i c0 c1 r0 r1 rel0 rel1 drop0 drop1 up deadline
-	d="$work/pb-$n"
+	local n=$1 mode=$2 hold d cport i c0 c1 r0 r1 rel0 rel1 drop0 drop1 up deadline
+	local name=pb-$n pid=$pb hp=$port sp=$sport top=$work sfx="" genopt="" ukey=() ckey=()
+	if [ "$mode" = srtp ]; then
+		name=pbs-$n pid=$pbs hp=$port_s sp=$sport_s top=$work/srtp sfx=_srtp genopt=-srtp
+		ckey=(-key srtp_key "$CALLER_KEY")
+		ukey=(-key srtp_key "$CALLEE_KEY")
+	fi
+	d="$work/$name"
 	mkdir -p "$d"
 	# every call holds until the media run is over: setup + margin + media
 	hold=$(((n / RATE + 15 + MEDIA + 5) * 1000))
-	sed "s/HOLD_MS/$hold/" "$here/uac.xml" >"$d/uac.xml"
-	cp "$here/uas.xml" "$work/uas.csv" "$work/calls.csv" "$d/"
-	r0=$(rss_kb "$pb")
+	sed "s/HOLD_MS/$hold/" "$here/uac$sfx.xml" >"$d/uac.xml"
+	cp "$here/uas$sfx.xml" "$d/uas.xml"
+	cp "$work/uas.csv" "$top/calls.csv" "$d/"
+	r0=$(rss_kb "$pid")
 	(cd "$d" && exec sipp -sf uas.xml -inf uas.csv -i $CALLEE_IP -p "$uport" -t u1 -nostdin \
-		-recv_timeout $((hold + 60000)) -trace_logs -log_file uas.log \
+		"${ukey[@]}" -recv_timeout $((hold + 60000)) -trace_logs -log_file uas.log \
 		-trace_err -error_file uas.errors >uas.out 2>&1) &
 	local uas=$!
 	pids+=("$uas")
 	sleep 0.5
 	cport=$(free_udp_on $CALLER_IP)
-	(cd "$d" && exec sipp "127.0.0.1:$sport" -sf uac.xml -inf calls.csv -i $CALLER_IP -p "$cport" \
-		-t u1 -r "$RATE" -m "$n" -l $((n + 10)) -nostdin -recv_timeout $((hold + 60000)) \
+	(cd "$d" && exec sipp "127.0.0.1:$sp" -sf uac.xml -inf calls.csv -i $CALLER_IP -p "$cport" \
+		"${ckey[@]}" -t u1 -r "$RATE" -m "$n" -l $((n + 10)) -nostdin -recv_timeout $((hold + 60000)) \
 		-timeout $((hold / 1000 + n / RATE + 60))s -trace_stat -fd 1 -stf stat.csv \
 		-trace_logs -log_file uac.log -trace_err -error_file uac.errors >uac.out 2>&1) &
 	local uac=$!
@@ -145,33 +197,39 @@ through() {
 	deadline=$((SECONDS + n / RATE + 15))
 	up=0
 	while [ $SECONDS -lt $deadline ]; do
-		up=$(metric pinbridge_calls_active)
+		up=$(metric "$hp" pinbridge_calls_active)
 		[ "$(lines CALLER "$d/uac.log")" -ge "$n" ] && [ "$(lines CALLEE "$d/uas.log")" -ge "$n" ] && break
 		sleep 0.5
 	done
-	up=$(metric pinbridge_calls_active)
+	up=$(metric "$hp" pinbridge_calls_active)
 	sleep 1
-	r1=$(rss_kb "$pb")
-	awk -v c=$CALLER_IP '/^CALLER / { print c, $3, $6, $8 }' "$d/uac.log" >"$d/flows"
-	awk -v c=$CALLEE_IP '/^CALLEE / { print c, $3, $6, $8 }' "$d/uas.log" >>"$d/flows"
+	r1=$(rss_kb "$pid")
+	# flows: own address and port, pinbridge's; with SRTP then the side's
+	# key and pinbridge's ("inline:KEY", the log line's last word)
+	awk -v c=$CALLER_IP -v k="$CALLER_KEY" -v s="$mode" '/^CALLER / {
+		if (s == "srtp") print c, $3, $6, $8, k, substr($NF, 8); else print c, $3, $6, $8 }' \
+		"$d/uac.log" >"$d/flows"
+	awk -v c=$CALLEE_IP -v k="$CALLEE_KEY" -v s="$mode" '/^CALLEE / {
+		if (s == "srtp") print c, $3, $6, $8, k, substr($NF, 8); else print c, $3, $6, $8 }' \
+		"$d/uas.log" >>"$d/flows"
 	echo "   $n calls: $(lines CALLER "$d/uac.log") answered at the caller," \
 		"$(lines CALLEE "$d/uas.log") at the callee, pinbridge_calls_active $up"
-	rel0=$(metric pinbridge_rtp_packets_relayed_total)
-	drop0=$(metric pinbridge_rtp_packets_dropped_total)
-	c0=$(cpu_ticks "$pb")
-	gen "pb-$n" "$d/flows"
-	c1=$(cpu_ticks "$pb")
-	rel1=$(metric pinbridge_rtp_packets_relayed_total)
-	drop1=$(metric pinbridge_rtp_packets_dropped_total)
+	rel0=$(metric "$hp" pinbridge_rtp_packets_relayed_total)
+	drop0=$(metric "$hp" pinbridge_rtp_packets_dropped_total)
+	c0=$(cpu_ticks "$pid")
+	gen "$name" "$d/flows" $genopt
+	c1=$(cpu_ticks "$pid")
+	rel1=$(metric "$hp" pinbridge_rtp_packets_relayed_total)
+	drop1=$(metric "$hp" pinbridge_rtp_packets_dropped_total)
 	echo "cpu_ticks=$((c1 - c0)) rss0=$r0 rss1=$r1 active=$up relayed=$((rel1 - rel0)) dropped=$((drop1 - drop0))" \
-		>"$work/pb-$n.cpu"
+		>"$work/$name.cpu"
 	echo "   waiting for the calls to end (hold $((hold / 1000)) s)"
 	wait "$uac"
-	echo "$(python3 "$here/bench.py" stat "$d/stat.csv" 2>/dev/null)" >>"$work/pb-$n.cpu"
+	echo "$(python3 "$here/bench.py" stat "$d/stat.csv" 2>/dev/null)" >>"$work/$name.cpu"
 	kill "$uas" 2>/dev/null
 	wait "$uas" 2>/dev/null
 	deadline=$((SECONDS + 30))
-	while [ $SECONDS -lt $deadline ] && [ "$(metric pinbridge_calls_active)" != 0 ]; do sleep 0.5; done
+	while [ $SECONDS -lt $deadline ] && [ "$(metric "$hp" pinbridge_calls_active)" != 0 ]; do sleep 0.5; done
 	sleep 1 # port quarantine
 }
 
@@ -180,16 +238,53 @@ for n in $CALLS; do
 	baseline "$n"
 	echo "   $(cat "$work/base-$n.gen")"
 	echo "== $n calls through pinbridge (set up at $RATE/s), ${MEDIA}s of media"
-	through "$n"
+	through "$n" plain
 	echo "   $(cat "$work/pb-$n.gen")"
 	echo "   $(cat "$work/pb-$n.cpu" | tr '\n' ' ')"
+	[ "$SRTP" != 0 ] || continue
+	echo "== $n calls through pinbridge with SRTP on both legs (set up at $RATE/s), ${MEDIA}s of media"
+	through "$n" srtp
+	echo "   $(cat "$work/pbs-$n.gen")"
+	echo "   $(cat "$work/pbs-$n.cpu" | tr '\n' ' ')"
 done
 alive=yes
 kill -0 "$pb" 2>/dev/null || alive=no
 hwm=$(sed -n 's/^VmHWM:\s*//p' "/proc/$pb/status" 2>/dev/null)
+if [ -n "$pbs" ]; then
+	alive_s=yes
+	kill -0 "$pbs" 2>/dev/null || alive_s=no
+	hwm_s=$(sed -n 's/^VmHWM:\s*//p' "/proc/$pbs/status" 2>/dev/null)
+fi
 
 f() { tr ' ' '\n' <"$1" 2>/dev/null | sed -n "s/^$2=//p" | head -n 1; }
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
+rowfmt='%-6s %-14s %8s %9s %8s %10s %11s %11s %10s %10s %10s %9s %9s\n'
+# row N RUN NAME [RSS_START [BASE_PPS [PLAIN_CPU_S]]]: one table line from
+# $work/NAME.gen and .cpu; sets row_secs (the relay's CPU seconds in the
+# media run) and row_pps (packets received per CPU-second of it)
+row() {
+	local n=$1 g="$work/$3.gen" c="$work/$3.cpu" mem="" vs="" vsp=""
+	row_secs=$(awk -v t="$(f "$c" cpu_ticks)" -v k="$tck" 'BEGIN { print t / k }')
+	row_pps=$(awk -v r="$(f "$g" received)" -v s="$row_secs" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print 0 }')
+	[ -n "${4:-}" ] && mem=$(awk -v a="$4" -v b="$(f "$c" rss1)" -v n="$n" 'BEGIN { printf "%.1f kB", (b - a) / n }')
+	[ -n "${5:-}" ] && vs=$(awk -v a="$row_pps" -v b="$5" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
+	[ -n "${6:-}" ] && vsp=$(awk -v a="$row_secs" -v b="$6" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
+	# shellcheck disable=SC2059 # the format is ours
+	printf "$rowfmt" "$n" "$2" "$(f "$g" offered_pct) %" "$(f "$g" rx_pps)" \
+		"$(f "$g" loss_pct)" "$(f "$g" jitter_mean_us) us" "$(f "$g" transit_p50_us) us" \
+		"$(f "$g" transit_p99_us) us" \
+		"$(awk -v s="$row_secs" -v m="$MEDIA" -v n="$n" 'BEGIN { printf "%.3f %%", 100 * s / (m + 1) / n }')" \
+		"$mem" "$row_pps" "$vs" "$vsp"
+}
+details() { # details N NAME: one line of the details below the table
+	local c="$work/$2.cpu" g="$work/$2.gen" srtp=""
+	[ "$(f "$g" srtp)" = 1 ] && srtp=" packets that failed to unprotect $(f "$g" srtp_failed),"
+	echo "  $1 $3: active $(f "$c" active), flows $(f "$g" flows), sent $(f "$g" sent), received $(f "$g" received)," \
+		"lost $(f "$g" lost), silent flows $(f "$g" silent_flows), jitter max $(f "$g" jitter_max_us) us," \
+		"generator CPU $(f "$g" gen_cpu_s) s,$srtp sink socket drops $(f "$g" sink_overflow), ports it could not bind $(f "$g" bind_failures);" \
+		"pinbridge relayed $(f "$c" relayed), dropped $(f "$c" dropped); SIPp created $(f "$c" created)," \
+		"succeeded $(f "$c" succeeded), failed $(f "$c" failed)"
+}
 report() {
 	echo "pinbridge concurrency benchmark ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
 	echo "binary: $B/pinbridge ($(date -u -r "$B/pinbridge" '+built %Y-%m-%d %H:%M UTC'); the commit above is the tree's HEAD)"
@@ -199,47 +294,30 @@ report() {
 	echo "offered = packets the generator managed to send / the 20 ms schedule (below 100 %: the"
 	echo "generator itself was short of CPU, the rate relayed is then what it offered, not the relay's limit);"
 	echo "loss is counted against what was sent; jitter = mean per-flow RFC 3550 jitter of the transit times"
+	[ -n "$pbs" ] && echo "pinbridge+srtp: SDES-SRTP (AES_CM_128_HMAC_SHA1_80, 182-byte packets) on both legs, a" \
+		"second pinbridge; the generator protects and unprotects with libsrtp2 too; srtp/plain = its CPU over plain pinbridge's"
 	echo
-	printf '%-6s %-9s %8s %9s %8s %10s %11s %11s %10s %10s %10s %9s\n' N run "offered" "pkts/s" "loss %" \
-		"jitter" "transit p50" "transit p99" "CPU/call" "mem/call" "pkts/CPU-s" "vs base"
-	local n g c secs pps_b pps_p
+	# shellcheck disable=SC2059
+	printf "$rowfmt" N run "offered" "pkts/s" "loss %" "jitter" "transit p50" "transit p99" "CPU/call" \
+		"mem/call" "pkts/CPU-s" "vs base" "srtp/plain"
+	local n pps_b secs_p
 	for n in $CALLS; do
-		g="$work/base-$n.gen"
-		c="$work/base-$n.cpu"
-		secs=$(awk -v t="$(f "$c" cpu_ticks)" -v k="$tck" 'BEGIN { print t / k }')
-		pps_b=$(awk -v r="$(f "$g" received)" -v s="$secs" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print 0 }')
-		printf '%-6s %-9s %8s %9s %8s %10s %11s %11s %10s %10s %10s %9s\n' "$n" "relay.c" \
-			"$(f "$g" offered_pct) %" "$(f "$g" rx_pps)" \
-			"$(f "$g" loss_pct)" "$(f "$g" jitter_mean_us) us" "$(f "$g" transit_p50_us) us" \
-			"$(f "$g" transit_p99_us) us" \
-			"$(awk -v s="$secs" -v m="$MEDIA" -v n="$n" 'BEGIN { printf "%.3f %%", 100 * s / (m + 1) / n }')" \
-			"" "$pps_b" ""
-		g="$work/pb-$n.gen"
-		c="$work/pb-$n.cpu"
-		secs=$(awk -v t="$(f "$c" cpu_ticks)" -v k="$tck" 'BEGIN { print t / k }')
-		pps_p=$(awk -v r="$(f "$g" received)" -v s="$secs" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print 0 }')
-		printf '%-6s %-9s %8s %9s %8s %10s %11s %11s %10s %10s %10s %9s\n' "$n" "pinbridge" \
-			"$(f "$g" offered_pct) %" "$(f "$g" rx_pps)" \
-			"$(f "$g" loss_pct)" "$(f "$g" jitter_mean_us) us" "$(f "$g" transit_p50_us) us" \
-			"$(f "$g" transit_p99_us) us" \
-			"$(awk -v s="$secs" -v m="$MEDIA" -v n="$n" 'BEGIN { printf "%.3f %%", 100 * s / (m + 1) / n }')" \
-			"$(awk -v a="$rss_start" -v b="$(f "$c" rss1)" -v n="$n" 'BEGIN { printf "%.1f kB", (b - a) / n }')" \
-			"$pps_p" "$(awk -v a="$pps_p" -v b="$pps_b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')"
+		row "$n" relay.c "base-$n"
+		pps_b=$row_pps
+		row "$n" pinbridge "pb-$n" "$rss_start" "$pps_b"
+		secs_p=$row_secs
+		[ -n "$pbs" ] && row "$n" pinbridge+srtp "pbs-$n" "$rss_start_s" "$pps_b" "$secs_p"
 	done
 	echo
 	echo "pinbridge details per N (calls answered before the media run, its own relayed/dropped counters,"
 	echo "the caller SIPp's call counts, generator flows that received nothing):"
 	for n in $CALLS; do
-		c="$work/pb-$n.cpu"
-		g="$work/pb-$n.gen"
-		echo "  $n: active $(f "$c" active), flows $(f "$g" flows), sent $(f "$g" sent), received $(f "$g" received)," \
-			"lost $(f "$g" lost), silent flows $(f "$g" silent_flows), jitter max $(f "$g" jitter_max_us) us," \
-			"generator CPU $(f "$g" gen_cpu_s) s, sink socket drops $(f "$g" sink_overflow), ports it could not bind $(f "$g" bind_failures);" \
-			"pinbridge relayed $(f "$c" relayed), dropped $(f "$c" dropped); SIPp created $(f "$c" created)," \
-			"succeeded $(f "$c" succeeded), failed $(f "$c" failed)"
+		details "$n" "pb-$n" pinbridge
+		[ -n "$pbs" ] && details "$n" "pbs-$n" pinbridge+srtp
 	done
 	echo "  mem/call = (pinbridge's RSS with the N calls up - its RSS before the first call, $rss_start kB) / N"
 	echo "  pinbridge peak RSS $hwm; still running: $alive"
+	[ -n "$pbs" ] && echo "  pinbridge+srtp: RSS before the first call $rss_start_s kB, peak RSS $hwm_s; still running: $alive_s"
 	echo
 	echo "targets: zero loss at 1,000 calls; pinbridge >= 0.7x the baseline's packets per CPU-second"
 }
@@ -247,6 +325,11 @@ echo
 # The table also lands in BUILD_DIR/bench-concurrency.txt, for pasting into the README.
 report | tee "$B/bench-concurrency.txt"
 pb_crash_report
+if [ -n "$pbs" ]; then
+	work=$work_top/srtp pb=$pbs
+	pb_crash_report
+	work=$work_top
+fi
 if [ -n "${BENCH_KEEP:-}" ]; then
 	rm -rf "$B/bench-conc-work"
 	cp -r "$work" "$B/bench-conc-work" && echo "work dir kept in $B/bench-conc-work" >&2

@@ -1,8 +1,9 @@
 /* RTP generator and sink for the concurrency benchmark (issue 6).
  *
- *   rtpgen SECONDS FLOWS_FILE
+ *   rtpgen [-srtp] SECONDS FLOWS_FILE
  *
- * FLOWS_FILE has one flow a line: "LOCAL_IP LOCAL_PORT DEST_IP DEST_PORT".
+ * FLOWS_FILE has one flow a line: "LOCAL_IP LOCAL_PORT DEST_IP DEST_PORT",
+ * with -srtp followed by "OUT_KEY IN_KEY" (see "SRTP" below).
  * Each flow sends 20 ms G.711 (12-byte RTP header + 160 bytes of payload =
  * 172 bytes, 50 packets/s, PT 0) from LOCAL_IP:LOCAL_PORT to DEST for
  * SECONDS. Flows with the same local address share one socket (the
@@ -24,11 +25,40 @@
  * sink_overflow counts datagrams the kernel dropped on these sockets
  * (SO_RXQ_OVFL): loss there is the sink's, not the relay's.
  * Sending uses sendmmsg, receiving recvmmsg, one epoll loop, one thread.
- * Prints one line "BENCH key=value ...". */
+ * Prints one line "BENCH key=value ...".
+ *
+ * SRTP (-srtp): every packet is protected (AES_CM_128_HMAC_SHA1_80, 182
+ * bytes on the wire) with the flow's OUT_KEY before it is sent, and what
+ * arrives is unprotected with the IN_KEY of the flow whose DEST is the
+ * packet's source (the relay's port for that leg of that call sends what it
+ * relays into the leg, under the key it gave that leg): the payload is
+ * encrypted, so the source is all there is to go by. Keys are SDES inline
+ * values (base64 of 30 bytes: master key and salt). Each flow has its own
+ * inbound srtp_t (ssrc_any_inbound); flows with the same OUT_KEY share one
+ * outbound srtp_t (ssrc_any_outbound: a stream per SSRC, all on the one
+ * key's cipher contexts), which halves the keys this process holds (see
+ * below).
+ * Packets that fail to unprotect are counted (srtp_failed), not received.
+ * The protect and unprotect cost this process CPU (gen_cpu_s), and a
+ * packet's transit includes the protect of that one packet.
+ *
+ * Debian's libsrtp2 runs on NSS, and each of its ciphers initialises NSS
+ * with NSS_INIT_OPTIMIZESPACE: NSS's software token then keeps its objects
+ * in small hash tables, and since libsrtp makes an NSS context from its key
+ * for every packet, a protect or unprotect costs time linear in the number
+ * of keys alive in the process (measured on a 2-vCPU VM, one protect plus
+ * one unprotect: 5 us with 100 srtp_t, 40 us with 1,000, 90 us with 2,000,
+ * 280 us with 4,000). NSS keeps the parameters of its first
+ * initialisation, so this program initialises it first without that flag
+ * (14, 22 and 35 us at 1,000, 2,000 and 4,000): the generator has as many
+ * keys as the relay under test and should not be the one that runs out of
+ * CPU. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <nss.h>
+#include <srtp2/srtp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +76,7 @@
 #define BATCH    64
 #define SBATCH   1024
 #define HIST_US  1000000 /* transit histogram: 1 us buckets up to 1 s */
+#define KEY_LEN  30      /* SRTP master key (16) and salt (14) */
 
 struct sock {
 	int fd;
@@ -65,6 +96,8 @@ struct flow {
 	int64_t last_transit;
 	double jitter; /* ns */
 	int have_transit;
+	/* -srtp only: protects what it sends (shared), unprotects what DEST sends */
+	srtp_t out, in;
 };
 
 static int64_t now_ns(void)
@@ -108,6 +141,74 @@ static int sock_for(const struct sockaddr_in *a)
 }
 static uint32_t *hist;
 static uint64_t hist_over, other, rx_total, send_errors, bind_failures;
+static uint64_t srtp_failed; /* arrivals that did not unprotect */
+
+/* -srtp: the flow each relay port (a flow's DEST_PORT) sends from, index + 1
+ * (0: none); the relay under test is on one address */
+static uint32_t *flow_by_src_port;
+
+static int b64_value(int c)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = c ? strchr(a, c) : NULL;
+	return p ? (int)(p - a) : -1;
+}
+
+/* An SDES inline key (base64 of exactly KEY_LEN bytes) into key; 0 or -1. */
+static int key_decode(const char *s, unsigned char key[KEY_LEN])
+{
+	size_t n = strlen(s), o = 0;
+	if (n != (KEY_LEN + 2) / 3 * 4)
+		return -1;
+	for (size_t i = 0; i < n; i += 4) {
+		uint32_t w = 0;
+		for (size_t j = 0; j < 4; j++) {
+			int v = s[i + j] == '=' && i + 4 == n && j >= 2 ? 0 : b64_value(s[i + j]);
+			if (v < 0)
+				return -1;
+			w = w << 6 | (uint32_t)v;
+		}
+		for (int j = 2; j >= 0 && o < KEY_LEN; j--)
+			key[o++] = (unsigned char)(w >> (8 * j));
+	}
+	return 0;
+}
+
+/* an srtp_t for one direction of a flow; 0 or -1 */
+static int srtp_make(srtp_t *s, const char *b64, srtp_ssrc_type_t dir)
+{
+	unsigned char key[KEY_LEN];
+	srtp_policy_t p;
+	if (key_decode(b64, key) != 0)
+		return -1;
+	memset(&p, 0, sizeof p);
+	srtp_crypto_policy_set_rtp_default(&p.rtp); /* AES_CM_128_HMAC_SHA1_80 */
+	srtp_crypto_policy_set_rtcp_default(&p.rtcp);
+	p.ssrc.type = dir;
+	p.key = key;
+	p.window_size = 128;
+	return srtp_create(s, &p) == srtp_err_status_ok ? 0 : -1;
+}
+
+/* the outbound srtp_t for a key, shared by the flows sending under it */
+static struct {
+	char b64[64];
+	srtp_t s;
+} outs[64];
+static size_t nouts;
+static int srtp_out_for(srtp_t *s, const char *b64)
+{
+	for (size_t i = 0; i < nouts; i++)
+		if (strcmp(outs[i].b64, b64) == 0) {
+			*s = outs[i].s;
+			return 0;
+		}
+	if (nouts == sizeof outs / sizeof outs[0] || srtp_make(s, b64, ssrc_any_outbound) != 0)
+		return -1;
+	snprintf(outs[nouts].b64, sizeof outs[nouts].b64, "%s", b64);
+	outs[nouts++].s = *s;
+	return 0;
+}
 
 static void got(const unsigned char *b, size_t len, int64_t t)
 {
@@ -143,6 +244,23 @@ static void got(const unsigned char *b, size_t len, int64_t t)
 	f->have_transit = 1;
 }
 
+/* -srtp: unprotect with the key of the flow the source port belongs to */
+static void got_srtp(unsigned char *b, unsigned len, const struct sockaddr_in *src, int64_t t)
+{
+	uint32_t k = flow_by_src_port[ntohs(src->sin_port)];
+	struct flow *f = k ? &flows[k - 1] : NULL;
+	int n = (int)len;
+	if (!f || f->dst.sin_addr.s_addr != src->sin_addr.s_addr) {
+		other++;
+		return;
+	}
+	if (srtp_unprotect(f->in, b, &n) != srtp_err_status_ok) {
+		srtp_failed++;
+		return;
+	}
+	got(b, (size_t)n, t);
+}
+
 /* SO_RXQ_OVFL reports a socket's cumulative drop count */
 static uint32_t ovfl_last[64];
 static void ovfl_note(int fd, uint32_t d)
@@ -169,15 +287,30 @@ static double pct_us(uint64_t n, double p)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: rtpgen SECONDS FLOWS_FILE\n");
+	int use_srtp = argc == 4 && strcmp(argv[1], "-srtp") == 0;
+	if (argc != 3 + use_srtp) {
+		fprintf(stderr, "usage: rtpgen [-srtp] SECONDS FLOWS_FILE\n");
 		return 2;
 	}
+	argv += use_srtp;
 	double secs = atof(argv[1]);
 	FILE *in = fopen(argv[2], "r");
 	if (!in) {
 		perror(argv[2]);
 		return 2;
+	}
+	if (use_srtp) {
+		flow_by_src_port = calloc(65536, sizeof *flow_by_src_port);
+		/* before libsrtp's own NSS_InitContext: see the top */
+		if (!NSS_InitContext("", "", "", "", NULL,
+		                     NSS_INIT_READONLY | NSS_INIT_NOCERTDB | NSS_INIT_NOMODDB |
+		                         NSS_INIT_FORCEOPEN | NSS_INIT_NOROOTINIT))
+			fprintf(stderr,
+			        "rtpgen: NSS_InitContext failed (libsrtp will set NSS up)\n");
+		if (srtp_init() != srtp_err_status_ok) {
+			fprintf(stderr, "rtpgen: srtp_init failed\n");
+			return 2;
+		}
 	}
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -188,9 +321,13 @@ int main(int argc, char **argv)
 	flows = calloc(cap, sizeof *flows);
 	hist = calloc(HIST_US, sizeof *hist);
 	int ep = epoll_create1(0);
-	char lip[64], dip[64];
+	char lip[64], dip[64], okey[64], ikey[64];
 	unsigned lport, dport;
 	while (fscanf(in, "%63s %u %63s %u", lip, &lport, dip, &dport) == 4) {
+		if (use_srtp && fscanf(in, "%63s %63s", okey, ikey) != 2) {
+			fprintf(stderr, "rtpgen: line %zu has no keys\n", nflows + 1);
+			return 2;
+		}
 		if (nflows == cap) {
 			cap *= 2;
 			flows = realloc(flows, cap * sizeof *flows);
@@ -222,6 +359,16 @@ int main(int argc, char **argv)
 		f->ssrc = (uint32_t)random();
 		f->seq = (uint16_t)random();
 		f->ts = (uint32_t)random();
+		if (use_srtp) {
+			if (srtp_out_for(&f->out, okey) != 0 ||
+			    srtp_make(&f->in, ikey, ssrc_any_inbound) != 0) {
+				fprintf(stderr, "rtpgen: bad key in line %zu\n", nflows + 1);
+				return 2;
+			}
+			if (flow_by_src_port[dport])
+				fprintf(stderr, "rtpgen: two flows send to port %u\n", dport);
+			flow_by_src_port[dport] = (uint32_t)nflows + 1;
+		}
 		nflows++;
 	}
 	fclose(in);
@@ -236,12 +383,13 @@ int main(int argc, char **argv)
 
 	static unsigned char rbuf[BATCH][2048];
 	static char rctl[BATCH][CMSG_SPACE(sizeof(uint32_t))];
+	static struct sockaddr_in rsrc[BATCH];
 	static struct mmsghdr rmsg[BATCH];
 	static struct iovec riov[BATCH];
 	/* sends of one pass, batched per socket */
 	static struct mmsghdr smsg[SBATCH];
 	static struct iovec siov[SBATCH];
-	static unsigned char spkt[SBATCH][PKT];
+	static unsigned char spkt[SBATCH][PKT + SRTP_MAX_TRAILER_LEN];
 	static struct flow *sflow[SBATCH];
 	memset(spkt, 0xff, sizeof spkt); /* PCMU silence */
 	struct epoll_event evs[1024];
@@ -272,7 +420,17 @@ int main(int argc, char **argv)
 				memcpy(pkt + 20, &sq, 4);
 				int64_t st = now_ns();
 				memcpy(pkt + 24, &st, 8);
-				siov[ns] = (struct iovec){.iov_base = pkt, .iov_len = PKT};
+				int len = PKT;
+				if (use_srtp &&
+				    srtp_protect(f->out, pkt, &len) != srtp_err_status_ok) {
+					send_errors++; /* not sent, so neither sent nor lost */
+					f->seq++;
+					f->ts += 160;
+					f->next += PTIME_NS;
+					cursor = (cursor + 1) % nflows;
+					continue;
+				}
+				siov[ns] = (struct iovec){.iov_base = pkt, .iov_len = (size_t)len};
 				smsg[ns].msg_hdr = (struct msghdr){.msg_name = &f->dst,
 				                                   .msg_namelen = sizeof f->dst,
 				                                   .msg_iov = &siov[ns],
@@ -318,14 +476,19 @@ int main(int argc, char **argv)
 					riov[j] = (struct iovec){.iov_base = rbuf[j],
 					                         .iov_len = sizeof rbuf[j]};
 					rmsg[j].msg_hdr =
-					    (struct msghdr){.msg_iov = &riov[j],
+					    (struct msghdr){.msg_name = &rsrc[j],
+					                    .msg_namelen = sizeof rsrc[j],
+					                    .msg_iov = &riov[j],
 					                    .msg_iovlen = 1,
 					                    .msg_control = rctl[j],
 					                    .msg_controllen = sizeof rctl[j]};
 				}
 				r = recvmmsg(fd, rmsg, BATCH, MSG_DONTWAIT, NULL);
 				for (int j = 0; j < r; j++) {
-					got(rbuf[j], rmsg[j].msg_len, at);
+					if (use_srtp)
+						got_srtp(rbuf[j], rmsg[j].msg_len, &rsrc[j], at);
+					else
+						got(rbuf[j], rmsg[j].msg_len, at);
 					struct cmsghdr *c = CMSG_FIRSTHDR(&rmsg[j].msg_hdr);
 					for (; c; c = CMSG_NXTHDR(&rmsg[j].msg_hdr, c))
 						if (c->cmsg_level == SOL_SOCKET &&
@@ -361,17 +524,18 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	double self_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	printf(
-	    "BENCH flows=%zu seconds=%.1f sent=%llu received=%llu lost=%llu loss_pct=%.4f "
-	    "rx_pps=%.0f silent_flows=%llu other=%llu send_errors=%llu jitter_mean_us=%.1f "
-	    "jitter_max_us=%.1f transit_p50_us=%.0f transit_p99_us=%.0f transit_over_1s=%llu "
-	    "offered_pct=%.1f bind_failures=%llu gen_cpu_s=%.1f sink_overflow=%llu sockets=%zu\n",
-	    nflows, secs, (unsigned long long)sent, (unsigned long long)rx,
-	    (unsigned long long)lost, sent ? 100.0 * (double)lost / (double)sent : 0.0,
-	    (double)rx / secs, (unsigned long long)zero, (unsigned long long)other,
-	    (unsigned long long)send_errors, jn ? jsum / (double)jn / 1000.0 : 0.0, jmax / 1000.0,
-	    pct_us(rx_total, 50), pct_us(rx_total, 99), (unsigned long long)hist_over,
-	    100.0 * (double)sent / expected, (unsigned long long)bind_failures, self_cpu,
-	    (unsigned long long)rx_overflow, nsocks);
+	printf("BENCH flows=%zu seconds=%.1f sent=%llu received=%llu lost=%llu loss_pct=%.4f "
+	       "rx_pps=%.0f silent_flows=%llu other=%llu send_errors=%llu jitter_mean_us=%.1f "
+	       "jitter_max_us=%.1f transit_p50_us=%.0f transit_p99_us=%.0f transit_over_1s=%llu "
+	       "offered_pct=%.1f bind_failures=%llu gen_cpu_s=%.1f sink_overflow=%llu sockets=%zu "
+	       "srtp=%d srtp_failed=%llu\n",
+	       nflows, secs, (unsigned long long)sent, (unsigned long long)rx,
+	       (unsigned long long)lost, sent ? 100.0 * (double)lost / (double)sent : 0.0,
+	       (double)rx / secs, (unsigned long long)zero, (unsigned long long)other,
+	       (unsigned long long)send_errors, jn ? jsum / (double)jn / 1000.0 : 0.0,
+	       jmax / 1000.0, pct_us(rx_total, 50), pct_us(rx_total, 99),
+	       (unsigned long long)hist_over, 100.0 * (double)sent / expected,
+	       (unsigned long long)bind_failures, self_cpu, (unsigned long long)rx_overflow, nsocks,
+	       use_srtp, (unsigned long long)srtp_failed);
 	return 0;
 }
