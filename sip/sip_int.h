@@ -128,6 +128,8 @@ struct sip {
 	 * last one's description. */
 	uint64_t tls_seq;
 	char tls_why[400];
+	uint64_t tls_log_sec; /* rate limit of their log lines */
+	unsigned tls_log_n;
 
 	/* Set in sip_start(), removed in sip_free(): the certificate
 	 * directory Sofia's TLS transport reads; NULL without TLS. */

@@ -50,9 +50,12 @@
 #include <sofia-sip/su_log.h>
 #include <sofia-sip/url.h>
 
+#include "core/base/clock.h"
 #include "core/base/log.h"
 
 #define MOD "sip"
+
+#define TLS_LOG_PER_SEC 10
 
 /* Sofia documents tport_log as the tport module's log object (level from
  * TPORT_DEBUG) but installs no header that declares it. */
@@ -137,7 +140,17 @@ static void failed(struct sip *sip, bool refused, const char *fmt, ...)
 	atomic_fetch_add_explicit(refused ? &sip->stats.tls_peer_refused
 	                                  : &sip->stats.tls_handshake_failed,
 	                          1, memory_order_relaxed);
-	log_warn(MOD, "TLS: %s", sip->tls_why);
+	/* Anyone can open connections that fail: at most TLS_LOG_PER_SEC
+	 * lines a second, the rest only counted (and summed up after). */
+	if ((uint64_t)clock_mono_us() / 1000000 != sip->tls_log_sec) {
+		if (sip->tls_log_n > TLS_LOG_PER_SEC)
+			log_warn(MOD, "TLS: %u more failures not logged",
+			         sip->tls_log_n - TLS_LOG_PER_SEC);
+		sip->tls_log_sec = (uint64_t)clock_mono_us() / 1000000;
+		sip->tls_log_n = 0;
+	}
+	if (sip->tls_log_n++ < TLS_LOG_PER_SEC)
+		log_warn(MOD, "TLS: %s", sip->tls_why);
 }
 
 /* The text after "key" in line, up to the end of the line. */
