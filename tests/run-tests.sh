@@ -70,6 +70,9 @@ san_reports() {
 	[ -n "$san_dir" ] || { echo 0; return; }
 	for f in "$san_dir/$1".*; do
 		[ -s "$f" ] || continue
+		# LeakSanitizer lists the suppressions it used even when it found
+		# nothing else: that alone is no report.
+		grep -qE 'ERROR|WARNING|SUMMARY|runtime error' "$f" || continue
 		n=$((n + 1))
 		{
 			echo "---- sanitizer report $(basename "$f") ----"

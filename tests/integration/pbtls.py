@@ -513,7 +513,7 @@ class TlsServer(Server):
         with open(supp, "w") as f:
             f.write(SOFIA_TLS_LEAK)
         saved = {k: os.environ.get(k) for k in ("ASAN_OPTIONS", "LSAN_OPTIONS")}
-        add = {"ASAN_OPTIONS": "fast_unwind_on_malloc=0", "LSAN_OPTIONS": "suppressions=" + supp}
+        add = {"ASAN_OPTIONS": "fast_unwind_on_malloc=0", "LSAN_OPTIONS": "print_suppressions=0:suppressions=" + supp}
         for k, v in add.items():
             os.environ[k] = "%s:%s" % (saved[k], v) if saved[k] else v
         try:

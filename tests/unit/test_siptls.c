@@ -36,10 +36,17 @@
  * frame pointers). Read by the sanitizers only. */
 const char *__asan_default_options(void);
 const char *__lsan_default_suppressions(void);
+const char *__lsan_default_options(void);
 
 const char *__asan_default_options(void)
 {
 	return "fast_unwind_on_malloc=0";
+}
+
+/* The list of suppressions used is no leak report. */
+const char *__lsan_default_options(void)
+{
+	return "print_suppressions=0";
 }
 
 const char *__lsan_default_suppressions(void)
