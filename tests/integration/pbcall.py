@@ -824,14 +824,18 @@ class RtpPeer:
                     data, src = s.recvfrom(4096)
                 except OSError:
                     continue
-                now = time.monotonic()
-                with self.lock:
-                    if s is self.rtcp or (len(data) >= 2 and 192 <= data[1] <= 223):
-                        self.rtcp_received.append((data, src, now))
-                    elif len(data) >= 12 and data[0] >> 6 == 2:
-                        self.received.append(RtpPacket(data, src, now))
-                    else:
-                        self.bad.append((data, src, now))
+                rtcp = s is self.rtcp or (len(data) >= 2 and 192 <= data[1] <= 223)
+                self._take(data, src, time.monotonic(), rtcp)
+
+    def _take(self, data, src, now, rtcp):
+        """Keeps one datagram (rtcp: from the RTCP port, or muxed RTCP)."""
+        with self.lock:
+            if rtcp:
+                self.rtcp_received.append((data, src, now))
+            elif len(data) >= 12 and data[0] >> 6 == 2:
+                self.received.append(RtpPacket(data, src, now))
+            else:
+                self.bad.append((data, src, now))
 
     def packets(self, pt=None, since=None):
         with self.lock:
@@ -875,16 +879,33 @@ class RtpPeer:
             self.remote = tuple(sdp_or_addr)
         return self.remote
 
-    def _send_one(self, pt, payload, marker=False, ts=None):
+    def next_header(self, pt, marker=False, ts=None):
+        """The next packet's RTP header (takes a sequence number); returns
+        (header, seq, ts)."""
         with self.lock:
             seq = self.seq
             self.seq = (self.seq + 1) & 0xFFFF
             pts = self.ts if ts is None else ts
         hdr = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, pts & 0xFFFFFFFF, self.ssrc)
+        return hdr, seq, pts
+
+    def _wire_rtp(self, packet):
+        """What goes on the wire for an RTP packet (SrtpPeer protects it)."""
+        return packet
+
+    def _wire_rtcp(self, packet):
+        return packet
+
+    def send_wire(self, data):
+        """Sends data as is to the remote's RTP port."""
         try:
-            self.rtp.sendto(hdr + payload, self.remote)
+            self.rtp.sendto(data, self.remote)
         except OSError:
             self.send_errors += 1
+
+    def _send_one(self, pt, payload, marker=False, ts=None):
+        hdr, seq, pts = self.next_header(pt, marker, ts)
+        self.send_wire(self._wire_rtp(hdr + bytes(payload)))
         with self.lock:
             self.sent.append((pt, seq, pts, bytes(payload), marker))
 
@@ -935,7 +956,7 @@ class RtpPeer:
             n = len(self.sent)
             octets = sum(len(s[3]) for s in self.sent)
         try:
-            self.rtcp.sendto(rtcp_sr_sdes(self.ssrc, self.cname, n, octets, self.ts), dest)
+            self.rtcp.sendto(self._wire_rtcp(rtcp_sr_sdes(self.ssrc, self.cname, n, octets, self.ts)), dest)
         except OSError:
             self.send_errors += 1
 

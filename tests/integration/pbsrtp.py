@@ -11,11 +11,10 @@ ways. sent_wire keeps every protected packet as sent, for replay tests.
 import base64
 import os
 import re
-import time
 
 import pylibsrtp
 
-from pbcall import RtpPacket, RtpPeer, rtcp_sr_sdes
+from pbcall import RtpPeer
 
 SUITES = {
     "AES_CM_128_HMAC_SHA1_80": pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
@@ -70,70 +69,34 @@ class SrtpPeer(RtpPeer):
             self._take(data, src, now, rtcp)
         return t, suite
 
-    # receiving: unprotect first, then what RtpPeer would do
-    def _recv_loop(self):
-        import select
-        while not self._stop.is_set():
-            try:
-                r, _, _ = select.select([self.rtp, self.rtcp], [], [], 0.05)
-            except (OSError, ValueError):
-                return
-            for s in r:
-                try:
-                    data, src = s.recvfrom(4096)
-                except OSError:
-                    continue
-                now = time.monotonic()
-                rtcp = s is self.rtcp or (len(data) >= 2 and 192 <= data[1] <= 223)
-                with self.lock:
-                    if self.rx is None:
-                        self.early.append((data, src, now, rtcp))
-                        continue
-                self._take(data, src, now, rtcp)
-
+    # receiving: unprotected, then kept as RtpPeer keeps it
     def _take(self, data, src, now, rtcp):
+        with self.lock:
+            if self.rx is None:
+                self.early.append((data, src, now, rtcp))
+                return
         try:
             plain = self.rx.unprotect_rtcp(data) if rtcp else self.rx.unprotect(data)
         except pylibsrtp.Error:
             with self.lock:
                 self.unprotect_failed.append((data, src, now))
             return
-        with self.lock:
-            if rtcp:
-                self.rtcp_received.append((plain, src, now))
+        if rtcp:
+            with self.lock:
                 self.srtcp_ok.append(plain)
-            else:
-                self.received.append(RtpPacket(plain, src, now))
+        super()._take(plain, src, now, rtcp)
 
     # sending: protected
-    def _send_one(self, pt, payload, marker=False, ts=None):
-        import struct
+    def _wire_rtp(self, packet):
+        wire = self.tx.protect(packet)
         with self.lock:
-            seq = self.seq
-            self.seq = (self.seq + 1) & 0xFFFF
-            pts = self.ts if ts is None else ts
-        hdr = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, pts & 0xFFFFFFFF, self.ssrc)
-        wire = self.tx.protect(hdr + bytes(payload))
-        self.send_wire(wire)
-        with self.lock:
-            self.sent.append((pt, seq, pts, bytes(payload), marker))
             self.sent_wire.append(wire)
+        return wire
 
-    def send_wire(self, data):
-        """Sends data as is to the remote's RTP port (tampered, replayed)."""
-        try:
-            self.rtp.sendto(data, self.remote)
-        except OSError:
-            self.send_errors += 1
+    def _wire_rtcp(self, packet):
+        return self.tx.protect_rtcp(packet)
 
-    def send_rtcp(self, dest=None):
-        if dest is None:
-            dest = (self.remote[0], self.remote[1] + 1)
-        with self.lock:
-            n = len(self.sent)
-            octets = sum(len(s[3]) for s in self.sent)
-        try:
-            self.rtcp.sendto(self.tx.protect_rtcp(rtcp_sr_sdes(self.ssrc, self.cname, n, octets, self.ts)),
-                             dest)
-        except OSError:
-            self.send_errors += 1
+    def protected(self, pt, payload):
+        """The next RTP packet, protected but not sent (for tampering)."""
+        hdr, _, _ = self.next_header(pt)
+        return self.tx.protect(hdr + bytes(payload))
