@@ -72,6 +72,8 @@ struct alloc_req {
 	char usage[16];
 	bool has_duration;
 	char duration[32];
+	bool has_record; /* "record": true/false (beyond the reference) */
+	bool record;
 };
 
 struct alloc_result {

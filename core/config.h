@@ -91,7 +91,8 @@ struct tenant {
 	} dealloc;
 	int64_t ring_timeout_ms, max_hunt_ms, max_duration_ms, rtp_timeout_ms;
 	int64_t calls_retention_ms;
-	char recordings_dir[CONFIG_STR];
+	bool record;                     /* bridged calls are recorded (an allocation's flag wins) */
+	char recordings_dir[CONFIG_STR]; /* "" in the file: <data_dir>/recordings */
 	int64_t recordings_retention_ms;
 	int bulk_limit; /* items per bulk update (code 17 above it) */
 	struct tenant_webhooks webhooks;
@@ -107,6 +108,10 @@ struct config {
 	char data_dir[CONFIG_STR];
 	uint64_t map_size;
 	char http_listen[CONFIG_STR]; /* "ADDR:PORT" */
+	/* The API's address as clients reach it, no trailing '/': the
+	 * prefix of recording_url. http.public_url, default
+	 * "http://" + http_listen. */
+	char http_public_url[CONFIG_STR];
 	int http_threads;
 	char metrics_token[CONFIG_STR]; /* "" = /metrics open */
 	char log_level[16];

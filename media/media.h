@@ -276,4 +276,88 @@ const struct media_prompt *media_builtin_prompt(enum media_prompt_id id);
 int media_session_play(struct media_session *sess, unsigned leg, const struct media_prompt *p,
                        bool barge, uint64_t cookie);
 
+/* --- Recording -------------------------------------------------------------
+ * A bridged call's audio as a stereo WAV (RIFF, PCM 16-bit, 8000 Hz, two
+ * channels): leg 0 (the caller) left, leg 1 (the callee) right, each
+ * sample at the time it was heard, silence where a leg sent nothing.
+ *
+ * The recorder is one writer thread behind one bounded queue. A session's
+ * worker only copies each accepted audio payload (after SRTP, before any
+ * relaying) with its place in the recording into a queue slot: no
+ * allocation, no system call, never a wait. A full queue drops the frame
+ * (counted; the recording ends PARTIAL). The writer decodes G.711, places
+ * the samples in a per-recording window (jitter and reordering within it
+ * are absorbed) and appends what falls out of the window to
+ * "<path>.part", renamed to path when the recording ends well. A disk that
+ * is slow only makes the queue fill; a failing one (ENOSPC, EIO, EFBIG,
+ * EACCES) fails that recording (its file removed), never the call.
+ *
+ * Placing: a leg's packets are placed by RTP timestamp relative to the
+ * first packet of their SSRC, which is placed by its arrival time since
+ * media_session_record(); a new SSRC, or a timestamp more than 300 ms away
+ * from what the arrival time says, is placed anew by arrival time. Frames
+ * of telephone-event or comfort noise are not audio: not recorded. */
+struct media_recorder;
+struct media_rec;
+
+enum media_rec_status {
+	MEDIA_REC_COMPLETED = 0, /* every frame written */
+	MEDIA_REC_PARTIAL,       /* written, but frames were lost to a full queue */
+	MEDIA_REC_FAILED,        /* not written: the file could not be made or written */
+};
+
+struct media_rec_result {
+	enum media_rec_status status;
+	uint64_t dropped; /* frames the full queue refused */
+	uint64_t late;    /* frames that came after their place was written (the
+	                   * network's doing: counted, not PARTIAL) */
+	uint64_t bytes;   /* the WAV's size, header included (0 when FAILED) */
+	int err;          /* FAILED: the errno that failed it */
+};
+
+/* Called ON THE WRITER THREAD once the file is closed (and renamed, or
+ * removed): hand the result over, never block for long. */
+typedef void (*media_rec_done_fn)(void *arg, const struct media_rec_result *res);
+
+struct media_recorder_stats {
+	uint64_t active;    /* recordings made and not yet done */
+	uint64_t completed; /* done, by status */
+	uint64_t partial;
+	uint64_t failed;
+	uint64_t frames;  /* frames queued */
+	uint64_t dropped; /* frames the full queue refused */
+	uint64_t bytes;   /* written to disk */
+	unsigned queue_slots;
+	unsigned queue_peak; /* most slots ever in use at once */
+};
+
+#define MEDIA_REC_QUEUE_DEF 16384 /* slots; a slot holds up to 20 ms of one leg */
+
+/* Starts the writer thread with a queue of queue_slots (0: the default).
+ * 0, EINVAL, ENOMEM, or pthread_create's errno. */
+int media_recorder_start(struct media_recorder **out, unsigned queue_slots);
+/* Every recording made must have been finished (media_rec_finish): waits
+ * until each one's done has been called, then joins the writer. */
+void media_recorder_stop(struct media_recorder *r);
+/* Any thread (relaxed atomics). */
+void media_recorder_get_stats(struct media_recorder *r, struct media_recorder_stats *st);
+
+/* A recording to path (its directory is made when missing, 0750; the
+ * file 0640). No I/O here: the file is opened by the writer on the first
+ * frame or at finish. 0, EINVAL (path empty or too long), ENOMEM. Owner
+ * thread (the one that then finishes it). */
+int media_rec_new(struct media_recorder *r, const char *path, struct media_rec **out);
+/* Record sess into rec from now (time zero of the WAV is this call's
+ * moment); NULL stops recording sess (no frame of it is queued once this
+ * returns). A session records into at most one rec, and a rec takes one
+ * session. Acknowledged. 0, or EINVAL. Owner thread only. */
+int media_session_record(struct media_session *sess, struct media_rec *rec);
+/* Ends rec at duration_ms after its time zero (the WAV then holds exactly
+ * duration_ms * 8 sample frames: cut or padded with silence). Its session
+ * must have stopped recording it (media_session_record NULL, or
+ * media_session_free, returned). fn(arg, result) follows on the writer
+ * thread; rec is freed by the recorder after it. Owner thread. */
+void media_rec_finish(struct media_rec *rec, uint64_t duration_ms, media_rec_done_fn fn,
+                      void *arg);
+
 #endif

@@ -37,6 +37,10 @@ struct store_side {
 	bool follows; /* VNs were taken from the other side and follow it */
 };
 
+/* An allocation's "record" flag (beyond the reference): unset, its calls
+ * follow the tenant's record setting; set, it wins. */
+enum store_record { STORE_RECORD_TENANT = 0, STORE_RECORD_ON = 1, STORE_RECORD_OFF = 2 };
+
 struct store_alloc {
 	uint8_t id[STORE_ID_LEN];
 	char tenant[STORE_TENANT_MAX + 1];
@@ -48,6 +52,7 @@ struct store_alloc {
 	int64_t dealloc_ms;        /* active: when it expires; vault: when it was deallocated */
 	int64_t purge_ms;          /* vault: retention ends, the record is removed */
 	int64_t cooling_until_ms;  /* vault: its PINs stay taken until then; 0 = released */
+	uint8_t record;            /* enum store_record: whether its calls are recorded */
 };
 
 struct store;     /* the environment and its writer thread */
@@ -245,6 +250,14 @@ enum store_dial_status {
 	STORE_DIAL_FAILED = 4,
 	STORE_DIAL_CANCELED = 5,
 };
+/* The call's recording ("recording_status", beyond the reference). */
+enum store_rec_status {
+	STORE_RECST_NONE = 0,      /* null: not recorded */
+	STORE_RECST_RECORDING = 1, /* "in-progress": bridged, being recorded */
+	STORE_RECST_COMPLETED = 2, /* "completed": the whole bridged call */
+	STORE_RECST_PARTIAL = 3,   /* "partial": frames were lost (queue full) */
+	STORE_RECST_FAILED = 4,    /* "failed": no file (disk full, write error, crash) */
+};
 
 struct store_call {
 	char call_sid[STORE_SID_LEN + 1];
@@ -262,6 +275,8 @@ struct store_call {
 	uint32_t dial_call_duration;               /* whole seconds, start to end when dialled */
 	uint32_t on_call_duration;                 /* whole seconds, callee answer to end */
 	char recording_url[STORE_CALL_URL_MAX];    /* "" = none */
+	uint8_t rec_status;                        /* enum store_rec_status */
+	uint32_t rec_dropped;                      /* frames the recording lost */
 	int64_t purge_ms;                          /* completed: retention ends; 0 = never */
 };
 
