@@ -16,8 +16,12 @@
 #define MIN_READERS      512u
 #define MAX_DBS          32
 /* 1: allocations; 2: and the outbox tables; 3: and the call records' tables
- * (an old directory is upgraded by creating them). */
-#define SCHEMA_VERSION 3
+ * (an old directory is upgraded by creating them); 4: records of the second
+ * format (store_int.h). 4 needs no upgrade step, since version-1 records
+ * still decode and are rewritten when next changed, but a build that knows
+ * only 3 must refuse the directory at start rather than call every record
+ * written since "corrupt" one request at a time. */
+#define SCHEMA_VERSION 4
 
 static const char *const db_names[DB_COUNT] = {
     [DB_ALLOC] = "alloc",
@@ -104,9 +108,9 @@ static int make_dir(const char *dir)
 
 /* Opens (creating what is missing) the named databases and checks the
  * schema version. An older version is upgraded in place: every version so far
- * only added tables, which MDB_CREATE has just made. This one write
- * transaction runs before the writer thread exists, so it is still the only
- * writer. */
+ * only added tables, which MDB_CREATE has just made, or a record format that
+ * is read in its old form too. This one write transaction runs before the
+ * writer thread exists, so it is still the only writer. */
 static int open_dbs(struct store *s)
 {
 	static const uint8_t vkey[] = {'V'};

@@ -171,7 +171,10 @@ void val_vnpin(uint8_t v[VNPIN_VAL], const uint8_t id[STORE_ID_LEN], uint8_t sid
 
 /* --- records (store_record.c) --- */
 
-#define STORE_RECORD_VERSION 1
+/* 2 appends the record flag. Version 1 still decodes (record 0, the
+ * tenant's setting); a record is rewritten as the current version by its
+ * next change, so a data directory upgrades lazily. */
+#define STORE_RECORD_VERSION 2
 #define STORE_RECORD_MAX     1024 /* the largest encoding is under 1000 bytes */
 
 /* 0 and *len, or EINVAL when a field is out of range (too long, unterminated,
@@ -198,8 +201,10 @@ int store_event_encode(const struct store_event *ev, uint8_t *buf, size_t cap, s
  * index update needs only the header). */
 int store_event_decode(const uint8_t *buf, size_t len, struct store_event *out, bool with_body);
 
-#define STORE_CALL_VERSION 1
-#define STORE_CALL_REC_MAX 512 /* the largest encoding is under 450 bytes */
+/* 2 appends rec_status and rec_dropped; version 1 still decodes with both
+ * 0 (not recorded), and is rewritten as 2 when the call is next written. */
+#define STORE_CALL_VERSION 2
+#define STORE_CALL_REC_MAX 512 /* the largest encoding is 473 bytes */
 
 /* A call record (call_sid is the key, but stored too: a record reads whole).
  * 0 and *len, or EINVAL when a field is out of range. */

@@ -1,8 +1,9 @@
-/* store_record: the on-disk form of an allocation and of an outbox event. A
- * version byte, then
- * fixed-width integers and length-prefixed strings; decoding checks every
- * length against its limit and the end of the buffer, so a damaged record is
- * refused rather than read past. */
+/* store_record: the on-disk form of an allocation, an outbox event and a
+ * call. A version byte, then fixed-width integers and length-prefixed
+ * strings; decoding checks every length against its limit and the end of the
+ * buffer, so a damaged record is refused rather than read past. A new
+ * version appends fields; the versions before it still decode, the new
+ * fields 0, so records are upgraded lazily when next written. */
 #include "store/store_int.h"
 
 #include <errno.h>
@@ -101,7 +102,7 @@ int store_record_encode(const struct store_alloc *r, uint8_t *buf, size_t cap, s
 {
 	struct wbuf w = {.p = buf, .cap = cap};
 
-	if (r->usage > STORE_ONEWAY || r->state > STORE_VAULT)
+	if (r->usage > STORE_ONEWAY || r->state > STORE_VAULT || r->record > STORE_RECORD_OFF)
 		return EINVAL;
 	put_u8(&w, STORE_RECORD_VERSION);
 	put_bytes(&w, r->id, STORE_ID_LEN);
@@ -115,6 +116,7 @@ int store_record_encode(const struct store_alloc *r, uint8_t *buf, size_t cap, s
 	put_i64(&w, r->cooling_until_ms);
 	put_side(&w, &r->side[STORE_A]);
 	put_side(&w, &r->side[STORE_B]);
+	put_u8(&w, r->record); /* version 2 */
 	if (w.bad)
 		return EINVAL;
 	*len = w.len;
@@ -223,9 +225,11 @@ int store_record_decode(const uint8_t *buf, size_t len, struct store_alloc *out)
 {
 	struct rbuf r = {.p = buf, .len = len};
 	const uint8_t *id;
+	uint8_t version;
 
 	memset(out, 0, sizeof(*out));
-	if (get_u8(&r) != STORE_RECORD_VERSION)
+	version = get_u8(&r);
+	if (version < 1 || version > STORE_RECORD_VERSION)
 		return EINVAL;
 	id = get_bytes(&r, STORE_ID_LEN);
 	if (id)
@@ -240,7 +244,10 @@ int store_record_decode(const uint8_t *buf, size_t len, struct store_alloc *out)
 	out->cooling_until_ms = get_i64(&r);
 	get_side(&r, &out->side[STORE_A]);
 	get_side(&r, &out->side[STORE_B]);
-	if (r.bad || r.pos != r.len || out->usage > STORE_ONEWAY || out->state > STORE_VAULT)
+	if (version >= 2)
+		out->record = get_u8(&r);
+	if (r.bad || r.pos != r.len || out->usage > STORE_ONEWAY || out->state > STORE_VAULT ||
+	    out->record > STORE_RECORD_OFF)
 		return EINVAL;
 	return 0;
 }
@@ -337,7 +344,8 @@ int store_call_encode(const struct store_call *c, uint8_t *buf, size_t cap, size
 	struct wbuf w = {.p = buf, .cap = cap};
 
 	if (c->direction > STORE_CALL_INCOMING || c->state > STORE_CALL_COMPLETED ||
-	    c->call_type > STORE_CT_FAILED || c->dial_status > STORE_DIAL_CANCELED)
+	    c->call_type > STORE_CT_FAILED || c->dial_status > STORE_DIAL_CANCELED ||
+	    c->rec_status > STORE_RECST_FAILED)
 		return EINVAL;
 	put_u8(&w, STORE_CALL_VERSION);
 	put_str(&w, c->call_sid, sizeof(c->call_sid), true);
@@ -358,6 +366,8 @@ int store_call_encode(const struct store_call *c, uint8_t *buf, size_t cap, size
 	put_u32(&w, c->on_call_duration);
 	put_str16(&w, c->recording_url, sizeof(c->recording_url));
 	put_i64(&w, c->purge_ms);
+	put_u8(&w, c->rec_status); /* version 2 */
+	put_u32(&w, c->rec_dropped);
 	if (w.bad)
 		return EINVAL;
 	*len = w.len;
@@ -368,10 +378,11 @@ int store_call_decode(const uint8_t *buf, size_t len, struct store_call *out)
 {
 	struct rbuf r = {.p = buf, .len = len};
 	const uint8_t *b;
-	uint8_t flags;
+	uint8_t flags, version;
 
 	memset(out, 0, sizeof(*out));
-	if (get_u8(&r) != STORE_CALL_VERSION)
+	version = get_u8(&r);
+	if (version < 1 || version > STORE_CALL_VERSION)
 		return EINVAL;
 	get_str(&r, out->call_sid, sizeof(out->call_sid), true);
 	get_str(&r, out->tenant, sizeof(out->tenant), true);
@@ -394,9 +405,14 @@ int store_call_decode(const uint8_t *buf, size_t len, struct store_call *out)
 	out->on_call_duration = get_u32(&r);
 	get_strn(&r, get_u16(&r), out->recording_url, sizeof(out->recording_url), false);
 	out->purge_ms = get_i64(&r);
+	if (version >= 2) {
+		out->rec_status = get_u8(&r);
+		out->rec_dropped = get_u32(&r);
+	}
 	if (r.bad || r.pos != r.len || (flags & ~CALL_HAS_ALLOC) ||
 	    out->direction > STORE_CALL_INCOMING || out->state > STORE_CALL_COMPLETED ||
-	    out->call_type > STORE_CT_FAILED || out->dial_status > STORE_DIAL_CANCELED)
+	    out->call_type > STORE_CT_FAILED || out->dial_status > STORE_DIAL_CANCELED ||
+	    out->rec_status > STORE_RECST_FAILED)
 		return EINVAL;
 	return 0;
 }

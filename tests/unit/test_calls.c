@@ -469,7 +469,7 @@ static void test_upgrade_from_schema_2(void **state)
 	assert_int_equal(get(c.call_sid, &back), 0);
 	expect(open_calls(), (const unsigned[]){1}, 1);
 
-	/* and the version now says 3 */
+	/* and the version now says 4, the current one */
 	store_close(st);
 	assert_int_equal(mdb_env_create(&env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
@@ -479,7 +479,7 @@ static void test_upgrade_from_schema_2(void **state)
 	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
 	assert_int_equal(v.mv_size, sizeof(ver));
 	memcpy(&ver, v.mv_data, sizeof(ver));
-	assert_int_equal(ver, 3);
+	assert_int_equal(ver, 4);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 	open_store(); /* for teardown */
