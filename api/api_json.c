@@ -327,6 +327,16 @@ void api_map_alloc_obj(const cJSON *obj, struct alloc_req *req)
 			req->has_duration = true;
 		}
 	}
+	v = cJSON_GetObjectItemCaseSensitive(obj, "record");
+	if (v) {
+		/* Only true or false: 0, 1, "yes" or null would each be a guess. */
+		if (!cJSON_IsBool(v)) {
+			fail(req, "record must be true or false");
+			return;
+		}
+		req->record = cJSON_IsTrue(v);
+		req->has_record = true;
+	}
 }
 
 void api_parse_alloc_req(const char *body, size_t len, struct alloc_req *req)

@@ -68,7 +68,11 @@ cJSON *api_record_json(const struct tenant *t, const struct store_alloc *rec)
 	    !add(o, "usage",
 	         cJSON_CreateString(rec->usage == STORE_ONEWAY ? "oneway" : "twoway")) ||
 	    !add(o, "state", cJSON_CreateString(rec->state == STORE_VAULT ? "vault" : "active")) ||
-	    !add(o, "deallocation_time", cJSON_CreateString(when))) {
+	    !add(o, "deallocation_time", cJSON_CreateString(when)) ||
+	    /* Beyond the reference, so only when the allocation set it: one
+	     * that follows its tenant reads exactly as the reference's. */
+	    (rec->record != STORE_RECORD_TENANT &&
+	     !add(o, "record", cJSON_CreateBool(rec->record == STORE_RECORD_ON)))) {
 		cJSON_Delete(o);
 		return NULL;
 	}

@@ -148,7 +148,7 @@ static int check_mandatory(const struct store_alloc *old, const struct tenant *t
 		return -1;
 	}
 	if (old) {
-		bool any = req->has_usage || req->has_duration;
+		bool any = req->has_usage || req->has_duration || req->has_record;
 
 		for (int s = 0; s < 2; s++) {
 			const struct alloc_side_req *sr = &req->side[s];
@@ -158,8 +158,8 @@ static int check_mandatory(const struct store_alloc *old, const struct tenant *t
 		}
 		if (!any) {
 			alloc_fail(e, AC_MISSING,
-			           "nothing to update: give numbers, vns, pin, pin_length, usage "
-			           "or deallocation_policy.duration");
+			           "nothing to update: give numbers, vns, pin, pin_length, usage, "
+			           "deallocation_policy.duration or record");
 			return -1;
 		}
 	}
@@ -367,6 +367,10 @@ int alloc_check_body(const struct config *cfg, const struct tenant *t,
 	merge_lists(old, req, n_, v_, keep_open, d);
 	if (req->has_usage)
 		r->usage = strcmp(req->usage, "oneway") == 0 ? STORE_ONEWAY : STORE_TWOWAY;
+	/* Once given, the flag wins over the tenant's record setting for good;
+	 * left out, a create follows the tenant and an update keeps it. */
+	if (req->has_record)
+		r->record = req->record ? STORE_RECORD_ON : STORE_RECORD_OFF;
 
 	/* 14 */
 	for (uint8_t i = 0; i < r->side[0].nnumbers; i++)

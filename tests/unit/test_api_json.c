@@ -261,6 +261,30 @@ static void test_wrong_types(void **state)
 		expect_bad(cases[i].body, cases[i].msg);
 }
 
+/* "record" (beyond the reference): a JSON boolean, nothing else. */
+static void test_record_flag(void **state)
+{
+	static const char *const bad[] = {"1", "0", "\"true\"", "\"yes\"", "null", "{}", "[true]"};
+	char body[64];
+	struct alloc_req req;
+
+	(void)state;
+	parse("{\"record\":true}", &req);
+	assert_int_equal(req.parse_code, AC_OK);
+	assert_true(req.has_record);
+	assert_true(req.record);
+	parse("{\"record\":false,\"usage\":\"oneway\"}", &req);
+	assert_int_equal(req.parse_code, AC_OK);
+	assert_true(req.has_record);
+	assert_false(req.record);
+	parse(reference_body, &req);
+	assert_false(req.has_record);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"record\":%s}", bad[i]);
+		expect_bad(body, "record must be true or false");
+	}
+}
+
 static void test_first_problem_wins(void **state)
 {
 	(void)state;
@@ -348,6 +372,7 @@ static void test_bulk_body(void **state)
 	static const char body[] =
 	    "{\"greenpins\":[{\"greenpin_id\":\"d7ffd4b3-c861-4bda-a024-9cef1ae2f2a8\","
 	    "\"usage\":\"oneway\"},{\"a\":{\"pin\":1}},7,{\"greenpin_id\":12}]}";
+	static const char flags[] = "{\"greenpins\":[{\"record\":false},{\"record\":\"no\"}]}";
 	struct api_bulk b;
 
 	(void)state;
@@ -362,6 +387,16 @@ static void test_bulk_body(void **state)
 	assert_int_equal(b.items[2].parse_code, AC_BAD_PARAM);
 	assert_non_null(strstr(b.items[2].parse_msg, "greenpins[2] must be an object"));
 	assert_string_equal(b.ids[3], "?");
+	api_bulk_free(&b);
+
+	api_parse_bulk(flags, strlen(flags), 100, &b);
+	assert_int_equal(b.code, AC_OK);
+	assert_int_equal(b.n, 2);
+	assert_int_equal(b.items[0].parse_code, AC_OK);
+	assert_true(b.items[0].has_record);
+	assert_false(b.items[0].record);
+	assert_int_equal(b.items[1].parse_code, AC_BAD_PARAM);
+	assert_string_equal(b.items[1].parse_msg, "record must be true or false");
 	api_bulk_free(&b);
 
 	api_parse_bulk(body, strlen(body), 3, &b);
@@ -487,6 +522,7 @@ int main(void)
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_valid_utf8),
 	    cmocka_unit_test(test_wrong_types),
+	    cmocka_unit_test(test_record_flag),
 	    cmocka_unit_test(test_first_problem_wins),
 	    cmocka_unit_test(test_eleven_numbers),
 	    cmocka_unit_test(test_overlong_number_is_blank),

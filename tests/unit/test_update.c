@@ -172,6 +172,36 @@ static void test_usage_duration_nothing(void **state)
 	assert_string_equal(d.rec.txn_id, base.txn_id);
 }
 
+/* "record" alone is an update; left out, the allocation keeps its flag. */
+static void test_record_flag(void **state)
+{
+	struct alloc_req r;
+	struct alloc_draft d;
+	struct alloc_err e = {.code = AC_OK};
+
+	(void)state;
+	assert_int_equal(base.record, STORE_RECORD_TENANT);
+	empty_req(&r);
+	assert_int_equal(alloc_check_body(cfg, demo, &base, &r, false, &d, &e), -1);
+	assert_int_equal(e.code, AC_MISSING);
+	assert_non_null(strstr(e.msg, "or record"));
+	r.has_record = true;
+	r.record = true;
+	assert_int_equal(upd(&r, false, &d), AC_OK);
+	assert_int_equal(d.rec.record, STORE_RECORD_ON);
+	assert_memory_equal(d.rec.side, base.side, sizeof(base.side));
+	base.record = STORE_RECORD_ON;
+	r.record = false;
+	assert_int_equal(upd(&r, false, &d), AC_OK);
+	assert_int_equal(d.rec.record, STORE_RECORD_OFF);
+	empty_req(&r);
+	r.has_usage = true;
+	strcpy(r.usage, "oneway");
+	assert_int_equal(upd(&r, false, &d), AC_OK);
+	assert_int_equal(d.rec.record, STORE_RECORD_ON);
+	base.record = STORE_RECORD_TENANT;
+}
+
 static void test_result_checks(void **state)
 {
 	struct alloc_req r;
@@ -204,6 +234,7 @@ int main(void)
 	    cmocka_unit_test(test_vns_replace_and_follow),
 	    cmocka_unit_test(test_pins),
 	    cmocka_unit_test(test_usage_duration_nothing),
+	    cmocka_unit_test(test_record_flag),
 	    cmocka_unit_test(test_result_checks),
 	};
 

@@ -141,6 +141,28 @@ static void test_mandatory(void **state)
 	assert_int_equal(d.rec.side[0].nnumbers, 0);
 }
 
+/* A create sets the flag only when the body gives it. */
+static void test_record_flag(void **state)
+{
+	struct alloc_req r;
+	struct alloc_draft d;
+
+	(void)state;
+	reference_req(&r);
+	assert_int_equal(check(demo, &r, &d), AC_OK);
+	assert_int_equal(d.rec.record, STORE_RECORD_TENANT);
+	r.has_record = true;
+	r.record = true;
+	assert_int_equal(check(demo, &r, &d), AC_OK);
+	assert_int_equal(d.rec.record, STORE_RECORD_ON);
+	r.record = false;
+	assert_int_equal(check(demo, &r, &d), AC_OK);
+	assert_int_equal(d.rec.record, STORE_RECORD_OFF);
+	/* It does not stand in for anything mandatory. */
+	r.has_txn_id = false;
+	assert_int_equal(check(demo, &r, &d), AC_MISSING);
+}
+
 static void test_bad_values(void **state)
 {
 	struct alloc_req r;
@@ -274,6 +296,7 @@ int main(void)
 	    cmocka_unit_test(test_reference_example),
 	    cmocka_unit_test(test_missing_and_following_vns),
 	    cmocka_unit_test(test_mandatory),
+	    cmocka_unit_test(test_record_flag),
 	    cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_precedence),
