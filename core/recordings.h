@@ -14,7 +14,8 @@
 
 #include "core/config.h"
 
-/* 0, or ENAMETOOLONG when out (n bytes) cannot hold it. */
+/* 0, or ENAMETOOLONG when out (n bytes) cannot hold it; EINVAL for a
+ * tenant id or call_sid that is empty, ".", ".." or holds a '/'. */
 int recordings_path(const struct tenant *t, const char *call_sid, int64_t answered_ms, char *out,
                     size_t n);
 int recordings_url(const struct config *cfg, const struct tenant *t, const char *call_sid,
@@ -29,5 +30,8 @@ void recordings_sweep_free(struct recordings_sweep *s);
 /* Deletes every tenant's expired recordings. Returns how many files, or a
  * negative errno (a directory that cannot be read is logged, not fatal). */
 long recordings_sweep_run(struct recordings_sweep *s, const struct config *cfg, int64_t now_ms);
+/* How many directories the sweep has opened so far (tests: a run with
+ * nothing due opens none). */
+unsigned long recordings_sweep_dirs_read(const struct recordings_sweep *s);
 
 #endif

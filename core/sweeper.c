@@ -9,9 +9,11 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/calls.h"
+#include "core/recordings.h"
 
 struct sweeper {
 	struct alloc_service *svc;
+	struct recordings_sweep *rec; /* the sweeper thread's alone */
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards stop */
 	pthread_cond_t wake;
@@ -31,6 +33,10 @@ static void *sweeper_main(void *arg)
 		pthread_mutex_unlock(&sw->lock);
 		alloc_sweep(sw->svc, cfg, clock_now_ms());
 		calls_purge(alloc_service_store(sw->svc), clock_now_ms());
+		/* Reads no directory until something can be due; directories it
+		 * cannot read it logs itself. */
+		if (recordings_sweep_run(sw->rec, cfg, clock_now_ms()) < 0)
+			log_err("sweep", "recordings sweep: out of memory");
 		config_unref(cfg);
 		pthread_mutex_lock(&sw->lock);
 
@@ -57,6 +63,11 @@ int sweeper_start(struct sweeper **swp, struct alloc_service *svc)
 	if (!sw)
 		return ENOMEM;
 	sw->svc = svc;
+	rc = recordings_sweep_new(&sw->rec);
+	if (rc != 0) {
+		free(sw);
+		return rc;
+	}
 	pthread_mutex_init(&sw->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -65,6 +76,7 @@ int sweeper_start(struct sweeper **swp, struct alloc_service *svc)
 	rc = pthread_create(&sw->thread, NULL, sweeper_main, sw);
 	if (rc != 0) {
 		log_err("sweep", "cannot start the sweeper thread: %d", rc);
+		recordings_sweep_free(sw->rec);
 		free(sw);
 		return rc;
 	}
@@ -83,5 +95,6 @@ void sweeper_stop(struct sweeper *sw)
 	pthread_join(sw->thread, NULL);
 	pthread_cond_destroy(&sw->wake);
 	pthread_mutex_destroy(&sw->lock);
+	recordings_sweep_free(sw->rec);
 	free(sw);
 }
