@@ -3,6 +3,8 @@
  * Reading the settings themselves is config_parse.c and config_tenant.c. */
 #include "core/config_int.h"
 
+#include "core/base/log.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -116,6 +118,37 @@ static int apply_overrides(const struct cfg_ctx *x, const struct config_override
 		c->port_min = lo;
 		c->port_max = hi;
 	}
+	return 0;
+}
+
+/* http.public_url "" is "http://" + http.listen as finally resolved (the
+ * --http override included): an address clients may well be unable to
+ * reach, but the right one for a server on its own host. */
+static int public_url_default(const struct cfg_ctx *x, const config_setting_t *root,
+                              const struct config_overrides *ov, struct config *c)
+{
+	const config_setting_t *http = config_setting_get_member(root, "http");
+	size_t n = strlen(c->http_listen);
+
+	if (*c->http_public_url)
+		return 0;
+	if (n > CONFIG_PUBLIC_URL_MAX - strlen("http://")) {
+		if (ov && ov->http_listen)
+			return cmdline_fail(
+			    x, "--http", ov->http_listen,
+			    "too long to prefix recording URLs; set http.public_url");
+		return cfg_fail(x, http ? config_setting_get_member(http, "listen") : NULL,
+		                "http.listen",
+		                "\"%s\" is too long to prefix recording URLs (at most %zu bytes); "
+		                "set http.public_url",
+		                c->http_listen, CONFIG_PUBLIC_URL_MAX - strlen("http://"));
+	}
+	snprintf(c->http_public_url, sizeof(c->http_public_url), "http://%s", c->http_listen);
+	if (strncmp(c->http_listen, "0.0.0.0:", 8) == 0 || strncmp(c->http_listen, "[::]:", 5) == 0)
+		log_warn("config",
+		         "recording URLs will name %s, which clients cannot reach; set "
+		         "http.public_url",
+		         c->http_public_url);
 	return 0;
 }
 
@@ -285,7 +318,7 @@ int config_load(const char *path, const struct config_overrides *ov, struct conf
 	if ((rc = config_parse_trunks(xt, trunks, c)) ||
 	    (rc = config_parse_tenants(xn, tenants, c)) ||
 	    (rc = config_vn_index_build(xn, tenants, p)) || (rc = apply_overrides(&x, ov, c)) ||
-	    (rc = config_finish(&x, p)))
+	    (rc = public_url_default(&x, root, ov, c)) || (rc = config_finish(&x, p)))
 		goto out;
 	*out = c;
 	p = NULL;

@@ -4,8 +4,18 @@
 #define PB_CORE_CONFIG_INT_H
 
 #include "core/config.h"
+#include "store/store.h"
 
 #include <libconfig.h>
+
+/* What recordings_url() appends to http.public_url, at its longest, and so
+ * the longest public_url that leaves room for it in a call record. */
+#define CONFIG_RECORDING_PATH_MAX                                                                  \
+	(sizeof("/v1/tenants/") - 1 + STORE_TENANT_MAX + sizeof("/calls/") - 1 + STORE_SID_LEN +   \
+	 sizeof("/recording") - 1)
+#define CONFIG_PUBLIC_URL_MAX (STORE_CALL_URL_MAX - 1 - CONFIG_RECORDING_PATH_MAX)
+_Static_assert(sizeof(((struct tenant *)0)->id) == STORE_TENANT_MAX + 1,
+               "a tenant id fits a record's tenant");
 
 /* One VN range of one tenant in the snapshot-wide index, sorted by
  * (ndigits, lo); ranges never overlap once a snapshot is valid. */
@@ -70,6 +80,10 @@ bool cfg_url_ok(const char *s);
 int config_parse_globals(const struct cfg_ctx *x, const config_setting_t *root, struct config *c);
 int config_parse_trunks(const struct cfg_ctx *x, const config_setting_t *list, struct config *c);
 int config_parse_tenants(const struct cfg_ctx *x, const config_setting_t *list, struct config *c);
+/* Removes url's trailing '/'s, then checks it is "" or an http(s) URL with
+ * a host and no query or fragment (EINVAL), at most CONFIG_PUBLIC_URL_MAX
+ * bytes (ENAMETOOLONG). */
+int config_public_url_fix(char *url);
 /* "ADDR:PORT" with an IPv4 address, "[IPv6]" or a host name: NULL if fine,
  * else why not. */
 const char *config_hostport_check(const char *s);

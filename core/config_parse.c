@@ -320,9 +320,22 @@ static int parse_store(const struct cfg_ctx *x, const config_setting_t *root, st
 	return 0;
 }
 
+int config_public_url_fix(char *url)
+{
+	size_t n = strlen(url);
+
+	while (n > 0 && url[n - 1] == '/')
+		url[--n] = '\0';
+	/* A query or fragment would swallow the path appended to it. */
+	if (!cfg_url_ok(url) || strpbrk(url, "?#"))
+		return EINVAL;
+	return n > CONFIG_PUBLIC_URL_MAX ? ENAMETOOLONG : 0;
+}
+
 static int parse_http(const struct cfg_ctx *x, const config_setting_t *root, struct config *c)
 {
-	static const char *const known[] = {"listen", "threads", "metrics_token", NULL};
+	static const char *const known[] = {"listen", "threads", "metrics_token", "public_url",
+	                                    NULL};
 	const config_setting_t *g;
 	const char *why;
 	int rc;
@@ -333,11 +346,25 @@ static int parse_http(const struct cfg_ctx *x, const config_setting_t *root, str
 	if ((rc = cfg_str(x, g, "http.", "listen", c->http_listen, sizeof(c->http_listen))) ||
 	    (rc = cfg_int(x, g, "http.", "threads", &c->http_threads, 1, 1024)) ||
 	    (rc = cfg_str(x, g, "http.", "metrics_token", c->metrics_token,
-	                  sizeof(c->metrics_token))))
+	                  sizeof(c->metrics_token))) ||
+	    (rc = cfg_str(x, g, "http.", "public_url", c->http_public_url,
+	                  sizeof(c->http_public_url))))
 		return rc;
 	if ((why = config_hostport_check(c->http_listen)))
 		return cfg_fail(x, config_setting_get_member(g, "listen"), "http.listen",
 		                "\"%s\": %s", c->http_listen, why);
+	rc = config_public_url_fix(c->http_public_url);
+	if (rc == EINVAL)
+		return cfg_fail(x, config_setting_get_member(g, "public_url"), "http.public_url",
+		                "\"%s\": expected http:// or https:// and a host, then an "
+		                "optional path (no ? or #)",
+		                c->http_public_url);
+	if (rc)
+		return cfg_fail(x, config_setting_get_member(g, "public_url"), "http.public_url",
+		                "%zu bytes is too long: recording URLs add up to %zu more and "
+		                "must fit %d, so at most %zu",
+		                strlen(c->http_public_url), (size_t)CONFIG_RECORDING_PATH_MAX,
+		                STORE_CALL_URL_MAX - 1, (size_t)CONFIG_PUBLIC_URL_MAX);
 	return 0;
 }
 

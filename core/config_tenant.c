@@ -91,6 +91,9 @@ static int parse_identity(const struct cfg_ctx *x, const config_setting_t *g, co
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
 			return FAIL("id", "\"%s\": use letters, digits, '_', '.', '-'", t->id);
+	/* Ids name the directories of recordings (and URL path segments). */
+	if (strcmp(t->id, ".") == 0 || strcmp(t->id, "..") == 0)
+		return FAIL("id", "\"%s\" cannot be a tenant id: it names a directory", t->id);
 	if (!*t->api_key)
 		return FAIL("api_key", "tenant \"%s\" needs an api_key", t->id);
 	for (const char *p = t->api_key; *p; p++)
@@ -357,17 +360,29 @@ static int parse_prompts(const struct cfg_ctx *x, const config_setting_t *tg, co
 static int parse_tenant(const struct cfg_ctx *x, const config_setting_t *g, const char *pre,
                         struct tenant *t)
 {
-	static const char *const known[] = {"id",           "api_key",
-	                                    "api_token",    "api_token_sha256",
-	                                    "country",      "national_length",
-	                                    "countries",    "timezone",
-	                                    "trunk",        "vns",
-	                                    "pin",          "deallocation",
-	                                    "ring_timeout", "max_hunt",
-	                                    "max_duration", "rtp_timeout",
-	                                    "calls",        "recordings",
-	                                    "webhooks",     "bulk_limit",
-	                                    "prompts",      NULL};
+	static const char *const known[] = {"id",
+	                                    "api_key",
+	                                    "api_token",
+	                                    "api_token_sha256",
+	                                    "country",
+	                                    "national_length",
+	                                    "countries",
+	                                    "timezone",
+	                                    "trunk",
+	                                    "vns",
+	                                    "pin",
+	                                    "deallocation",
+	                                    "ring_timeout",
+	                                    "max_hunt",
+	                                    "max_duration",
+	                                    "rtp_timeout",
+	                                    "calls",
+	                                    "recordings",
+	                                    "webhooks",
+	                                    "bulk_limit",
+	                                    "prompts",
+	                                    "record",
+	                                    NULL};
 	char why[160], path[160];
 	int rc;
 
@@ -375,7 +390,8 @@ static int parse_tenant(const struct cfg_ctx *x, const config_setting_t *g, cons
 	cfg_warn_unknown(x, g, pre, known);
 	if ((rc = parse_identity(x, g, pre, t)) || (rc = parse_numbers(x, g, pre, t)) ||
 	    (rc = cfg_str(x, g, pre, "timezone", t->timezone, sizeof(t->timezone))) ||
-	    (rc = cfg_str(x, g, pre, "trunk", t->trunk, sizeof(t->trunk))))
+	    (rc = cfg_str(x, g, pre, "trunk", t->trunk, sizeof(t->trunk))) ||
+	    (rc = cfg_bool(x, g, pre, "record", &t->record)))
 		return rc;
 	if (tz_rules_load(t->timezone, &t->tz, why, sizeof(why))) {
 		snprintf(path, sizeof(path), "%stimezone", pre);
