@@ -107,6 +107,9 @@ static bool drain_commands(struct media_worker *w)
 		case MEDIA_CMD_DIRECTION:
 			media_leg_direction_set(&c->sess->leg[c->leg], c->dir, now_us);
 			break;
+		case MEDIA_CMD_RECORD:
+			media_session_record_set(c->sess, c->rec, c->t0_us);
+			break;
 		case MEDIA_CMD_STOP:
 			stop = true;
 			break;

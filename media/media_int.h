@@ -203,6 +203,16 @@ struct media_dtmfgen {
 	uint32_t ts;
 };
 
+/* Where a leg's received audio goes in its session's recording (record.c):
+ * packets of ssrc are placed at pos plus their timestamp's distance from
+ * ts. Worker-owned. */
+struct media_rec_anchor {
+	bool have;
+	uint32_t ssrc;
+	uint32_t ts;
+	int64_t pos; /* sample frames since the recording's time zero */
+};
+
 /* What an epoll event's data.ptr points to. */
 struct media_ep {
 	enum media_ep_kind kind;
@@ -235,6 +245,7 @@ struct media_leg {
 	struct media_collect col;
 	struct media_repack rp;   /* audio from the other leg, re-cut for this one */
 	struct media_dtmfgen gen; /* tones for the other leg's RFC 4733 events */
+	struct media_rec_anchor rec;
 };
 
 struct media_session {
@@ -242,9 +253,12 @@ struct media_session {
 	struct media_worker *w;
 	struct media_leg leg[2];
 	struct media_counters ctr;
-	void *arg;              /* worker-owned: the owner's pointer for events */
-	int64_t rtp_timeout_us; /* worker-owned: 0 = no inactivity check */
-	bool timed_out;         /* worker-owned: reported once */
+	void *arg;                 /* worker-owned: the owner's pointer for events */
+	int64_t rtp_timeout_us;    /* worker-owned: 0 = no inactivity check */
+	bool timed_out;            /* worker-owned: reported once */
+	struct media_rec *rec;     /* worker-owned: recording into it; NULL: not */
+	int64_t rec_t0_us;         /* worker-owned: its time zero */
+	struct media_rec *rec_own; /* owner thread: what media_session_record set */
 	/* worker-owned: the worker's session list */
 	struct media_session *prev, *next;
 };
@@ -260,6 +274,7 @@ enum media_cmd_type {
 	MEDIA_CMD_PLAY,
 	MEDIA_CMD_TIMEOUT,
 	MEDIA_CMD_DIRECTION,
+	MEDIA_CMD_RECORD,
 	MEDIA_CMD_STOP
 };
 
@@ -276,6 +291,8 @@ struct media_cmd {
 	bool barge;                        /* PLAY */
 	uint64_t cookie;                   /* PLAY */
 	unsigned ms;                       /* TIMEOUT */
+	struct media_rec *rec;             /* RECORD; NULL stops */
+	int64_t t0_us;                     /* RECORD: time zero, the owner's clock_mono_us */
 	int result;                        /* 0 or an errno value, set by the worker */
 	bool done;                         /* guarded by the worker's lock */
 	struct media_cmd *next;
@@ -389,5 +406,14 @@ void media_leg_dtmfgen_event(struct media_leg *l, const struct rtp_header *h,
                              const uint8_t *payload, int64_t now_us, struct media_counters *wc);
 bool media_leg_dtmfgen_busy(const struct media_leg *l);
 void media_leg_dtmfgen_tick(struct media_leg *l, int64_t now_us, struct media_counters *wc);
+/* record.c, on the worker thread: the RECORD command (rec NULL stops), and
+ * an accepted RTP packet of l while its session records (before the
+ * rewrite, relayed or not); only the leg's codec_pt is audio. */
+void media_session_record_set(struct media_session *s, struct media_rec *rec, int64_t t0_us);
+void media_leg_record_input(struct media_leg *l, const uint8_t *buf, const struct rtp_header *h,
+                            int64_t now_us);
+/* record.c, owner thread: the session was taken off its worker (freed):
+ * its rec is free to finish. */
+void media_session_record_gone(struct media_session *s);
 
 #endif

@@ -237,6 +237,8 @@ void media_leg_rtp_input(struct media_worker *w, struct media_leg *x)
 		rtcp_rx_packet(&x->rx, &h,
 		               (uint32_t)((uint64_t)now_us * MEDIA_CLOCK_RATE / 1000000u));
 		media_leg_dtmf_input(x, buf, &h); /* before the rewrite moves it */
+		if (s->rec)                       /* heard, whether relayed or not */
+			media_leg_record_input(x, buf, &h, now_us);
 		if (!y->have_remote) {
 			no_remote++;
 			continue;
@@ -616,7 +618,8 @@ void media_session_free(struct media_session *sess)
 
 	if (!sess)
 		return;
-	media_worker_call(sess->w, &rm);
+	media_worker_call(sess->w, &rm); /* no frame is recorded after it */
+	media_session_record_gone(sess);
 	media_ports_unbind(sess->eng->ports, &sess->leg[0].pair);
 	media_ports_unbind(sess->eng->ports, &sess->leg[1].pair);
 	media_dtmf_rx_free(sess->leg[0].col.inband);
