@@ -70,6 +70,23 @@ const char *calls_dial_status_name(enum store_dial_status s)
 	return NULL;
 }
 
+const char *calls_rec_status_name(enum store_rec_status s)
+{
+	switch (s) {
+	case STORE_RECST_NONE:
+		return NULL;
+	case STORE_RECST_RECORDING:
+		return "in-progress";
+	case STORE_RECST_COMPLETED:
+		return "completed";
+	case STORE_RECST_PARTIAL:
+		return "partial";
+	case STORE_RECST_FAILED:
+		return "failed";
+	}
+	return NULL;
+}
+
 /* Whole seconds from a to b, truncated; 0 when either is unset or b < a. */
 static uint32_t whole_secs(int64_t a_ms, int64_t b_ms)
 {
@@ -178,7 +195,8 @@ static int call_txn_id(struct store_txn *txn, const struct store_call *c,
 }
 
 /* The reference's call-completed fields in its order, then ours. call_type
- * is null while the call is in progress (it is decided at the end). */
+ * is null while the call is in progress (it is decided at the end);
+ * recording_status is null for a call that is not recorded. */
 static cJSON *call_json(const struct tenant *t, const struct store_call *c, const char *txn_id,
                         int64_t now_ms)
 {
@@ -204,7 +222,8 @@ static cJSON *call_json(const struct tenant *t, const struct store_call *c, cons
 	    !add(o, "source", cJSON_CreateString("pinbridge")) ||
 	    !add(o, "started_at", calls_iso_time(t, c->started_ms, true)) ||
 	    !add(o, "answered_at", calls_iso_time(t, c->answered_ms, true)) ||
-	    !add(o, "ended_at", calls_iso_time(t, c->ended_ms, true))) {
+	    !add(o, "ended_at", calls_iso_time(t, c->ended_ms, true)) ||
+	    !add(o, "recording_status", str_or_null(calls_rec_status_name(c->rec_status)))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -292,6 +311,12 @@ static int recover_step(struct store_txn *txn, void *arg, size_t i)
 		return 0;
 	c.call_type = STORE_CT_FAILED;
 	c.ended_ms = j->now;
+	/* The recorder died with the process: its file is at best a .part,
+	 * left for the recordings sweep, so there is nothing to link to. */
+	if (c.rec_status == STORE_RECST_RECORDING) {
+		c.rec_status = STORE_RECST_FAILED;
+		c.recording_url[0] = '\0';
+	}
 	rc = calls_finish(txn, config_tenant(j->cfg, c.tenant), &c, j->now);
 	if (rc != 0)
 		return rc;

@@ -21,6 +21,9 @@ void calls_new_sid(char out[STORE_SID_LEN + 1]);
  * STORE_DIAL_NONE) as the reference spells them. */
 const char *calls_type_name(enum store_call_type t);
 const char *calls_dial_status_name(enum store_dial_status s);
+/* recording_status: "in-progress", "completed", "partial", "failed"; NULL
+ * (JSON null) for STORE_RECST_NONE, a call not recorded. */
+const char *calls_rec_status_name(enum store_rec_status s);
 
 /* ISO 8601 in t's offset at that instant: "2020-03-23T12:58:02+05:30", with
  * ".123" before the offset when with_ms; JSON null for 0. NULL on ENOMEM. */
@@ -40,13 +43,15 @@ int calls_finish(struct store_txn *txn, const struct tenant *t, struct store_cal
  * start_time, current_time, dial_call_duration, on_call_duration,
  * direction "incoming", recording_url, dial_call_status, source
  * "pinbridge") plus started_at/answered_at/ended_at in ms-precision ISO
- * 8601; times in t's offset. malloc'd NUL-terminated into *body. */
+ * 8601 and recording_status; times in t's offset. malloc'd NUL-terminated
+ * into *body. */
 int calls_event_body(struct store_txn *txn, const struct tenant *t, const struct store_call *c,
                      int64_t now_ms, char **body, size_t *len);
 
 /* At start-up: every record left in progress becomes call_type "failed"
- * (dial status kept, ended_ms = now_ms) with its call-completed event, in
- * one blocking write. cfg names the tenants (records of a tenant no longer
+ * (dial status kept, ended_ms = now_ms; a recording still in progress
+ * becomes "failed" without a recording_url) with its call-completed event,
+ * in one blocking write. cfg names the tenants (records of a tenant no longer
  * configured are finished without an event). *n = how many. */
 int calls_recover(struct store *st, const struct config *cfg, int64_t now_ms, unsigned *n);
 

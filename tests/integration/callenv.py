@@ -43,7 +43,7 @@ M_PORT_PAIRS = "pinbridge_media_port_pairs"        # label state: free, quaranti
 CALLS_LIST_KEY = "calls"   # data = {"calls": [...], "next_cursor": ...}
 RECORD_KEYS = {"call_sid", "greenpin_id", "transaction_id", "vn", "from", "to", "call_type",
                "dial_call_status", "start_time", "started_at", "answered_at", "ended_at",
-               "dial_call_duration", "on_call_duration", "direction", "state"}
+               "dial_call_duration", "on_call_duration", "direction", "state", "recording_status"}
 EVENT_KEYS = (RECORD_KEYS - {"state"}) | {"current_time", "source", "recording_url"}
 SID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -239,8 +239,9 @@ def iso(s):
 
 
 def check_record(env, tenant, rec, alloc, vn, frm, to, call_type, dial_status, t0, t1,
-                 answered, talk=None, dialled=True):
-    """Asserts one completed record; talk: seconds the parties talked."""
+                 answered, talk=None, dialled=True, recording_status=None):
+    """Asserts one completed record; talk: seconds the parties talked;
+    recording_status: None for a call not recorded (these tenants' default)."""
     assert RECORD_KEYS <= set(rec), "record lacks %s: %r" % (RECORD_KEYS - set(rec), rec)
     assert SID_RE.match(rec["call_sid"]), rec
     assert rec["greenpin_id"] == alloc["greenpin_id"], rec
@@ -249,6 +250,9 @@ def check_record(env, tenant, rec, alloc, vn, frm, to, call_type, dial_status, t
     assert rec["call_type"] == call_type, rec
     assert rec["dial_call_status"] == dial_status, rec
     assert rec["direction"] == "incoming" and rec["state"] == "completed", rec
+    assert rec["recording_status"] == recording_status, rec
+    if recording_status is None:
+        assert rec["recording_url"] is None, rec
     offset = "+00:00" if TIMEZONES[tenant] == "UTC" else TIMEZONES[tenant]
     for k in ("start_time", "started_at", "answered_at", "ended_at"):
         assert rec[k] is None or rec[k].endswith(offset), "%s not in the tenant's offset %s: %r" % (

@@ -220,6 +220,11 @@ static void test_names_and_sid(void **state)
 	assert_null(calls_dial_status_name(STORE_DIAL_NONE));
 	assert_string_equal(calls_dial_status_name(STORE_DIAL_NO_ANSWER), "no-answer");
 	assert_string_equal(calls_dial_status_name(STORE_DIAL_CANCELED), "canceled");
+	assert_null(calls_rec_status_name(STORE_RECST_NONE));
+	assert_string_equal(calls_rec_status_name(STORE_RECST_RECORDING), "in-progress");
+	assert_string_equal(calls_rec_status_name(STORE_RECST_COMPLETED), "completed");
+	assert_string_equal(calls_rec_status_name(STORE_RECST_PARTIAL), "partial");
+	assert_string_equal(calls_rec_status_name(STORE_RECST_FAILED), "failed");
 }
 
 static void test_finish_durations_and_purge(void **state)
@@ -297,6 +302,7 @@ static void test_event_body(void **state)
 	memcpy(c.greenpin_id, rec.id, STORE_ID_LEN);
 	snprintf(c.to, sizeof(c.to), "%s", "+919995551625");
 	snprintf(c.recording_url, sizeof(c.recording_url), "%s", "file:///rec/x.wav");
+	c.rec_status = STORE_RECST_PARTIAL;
 	c.answered_ms = T0 + 2500;
 	c.ended_ms = T0 + 20999;
 	c.call_type = STORE_CT_COMPLETED;
@@ -323,7 +329,10 @@ static void test_event_body(void **state)
 	assert_str(e.body, "started_at", "2020-03-23T18:28:02.123+05:30");
 	assert_str(e.body, "answered_at", "2020-03-23T18:28:04.623+05:30");
 	assert_str(e.body, "ended_at", "2020-03-23T18:28:23.122+05:30");
-	assert_int_equal(cJSON_GetArraySize(e.body), 18);
+	assert_str(e.body, "recording_status", "partial");
+	assert_int_equal(cJSON_GetArraySize(e.body), 19);
+	/* ours after the reference's: recording_status comes last */
+	assert_string_equal(cJSON_GetArrayItem(e.body, 18)->string, "recording_status");
 	cJSON_Delete(e.body);
 }
 
@@ -344,6 +353,7 @@ static void test_event_body_nulls(void **state)
 	assert_json_null(e.body, "greenpin_id");
 	assert_json_null(e.body, "to");
 	assert_json_null(e.body, "recording_url");
+	assert_json_null(e.body, "recording_status"); /* not recorded */
 	assert_json_null(e.body, "dial_call_status");
 	assert_json_null(e.body, "answered_at");
 	assert_str(e.body, "call_type", "call-attempt");
@@ -374,10 +384,12 @@ static void test_record_json(void **state)
 	cJSON *o;
 
 	(void)state;
+	c.rec_status = STORE_RECST_RECORDING;
 	put_call(&c);
 	o = calls_record_json(f.st, tt, &c);
 	assert_non_null(o);
 	assert_str(o, "state", "in-progress");
+	assert_str(o, "recording_status", "in-progress");
 	assert_json_null(o, "call_type");
 	assert_json_null(o, "ended_at");
 	assert_str(o, "start_time", "2020-03-23T18:28:02+05:30");
@@ -387,7 +399,7 @@ static void test_record_json(void **state)
 	assert_non_null(o);
 	assert_str(o, "state", "completed");
 	assert_str(o, "call_type", "completed");
-	assert_int_equal(cJSON_GetArraySize(o), 19);
+	assert_int_equal(cJSON_GetArraySize(o), 20);
 	cJSON_Delete(o);
 }
 
@@ -405,6 +417,10 @@ static void test_recover(void **state)
 	(void)state;
 	a.answered_ms = T0 + 5000;
 	a.dial_status = STORE_DIAL_COMPLETED;
+	a.rec_status = STORE_RECST_RECORDING; /* its recorder died too */
+	snprintf(a.recording_url, sizeof(a.recording_url), "%s", "http://h/rec");
+	b.rec_status = STORE_RECST_COMPLETED; /* recorded, then the crash */
+	snprintf(b.recording_url, sizeof(b.recording_url), "%s", "http://h/rec");
 	put_call(&a);
 	put_call(&b);
 	finish(tt, &done, T0 + 1000);
@@ -419,9 +435,13 @@ static void test_recover(void **state)
 	assert_int_equal(back.dial_call_duration, 60);
 	assert_int_equal(back.on_call_duration, 55);
 	assert_int_equal(back.purge_ms, now + 3600 * 1000);
+	assert_int_equal(back.rec_status, STORE_RECST_FAILED);
+	assert_string_equal(back.recording_url, "");
 	e = events_of("t", a.call_sid);
 	assert_non_null(e.body);
 	assert_str(e.body, "call_type", "failed");
+	assert_str(e.body, "recording_status", "failed");
+	assert_json_null(e.body, "recording_url");
 	cJSON_Delete(e.body);
 
 	/* a tenant no longer configured: finished, default retention, no event */
@@ -429,6 +449,8 @@ static void test_recover(void **state)
 	assert_int_equal(back.state, STORE_CALL_COMPLETED);
 	assert_int_equal(back.call_type, STORE_CT_FAILED);
 	assert_int_equal(back.purge_ms, now + 90LL * 86400 * 1000);
+	assert_int_equal(back.rec_status, STORE_RECST_COMPLETED); /* a finished file stays */
+	assert_string_equal(back.recording_url, "http://h/rec");
 	assert_int_equal(events_of("gone", NULL).n, 0);
 
 	/* the completed one is untouched, and nothing is left to recover */
