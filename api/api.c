@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -85,6 +86,8 @@ static void request_free(struct api_request *q)
 	free(q->res);
 	free(q->body);
 	free(q->reply.body);
+	if (q->reply.has_fd) /* never handed to MHD */
+		close(q->reply.fd);
 	free(q);
 }
 
@@ -160,6 +163,12 @@ static const char *route_log_name(enum api_route r)
 		return "/events";
 	case ROUTE_EVENT_RETRY:
 		return "/events/{id}/retry";
+	case ROUTE_CALLS:
+		return "/calls";
+	case ROUTE_CALL:
+		return "/calls/{call_sid}";
+	case ROUTE_RECORDING:
+		return "/calls/{call_sid}/recording";
 	default:
 		return "(unknown path)";
 	}
@@ -178,7 +187,13 @@ static enum MHD_Result send_reply(struct api *a, struct MHD_Connection *conn, co
 		        route_log_name(q->route));
 		api_reply_error(r, q, method, 500, AC_INTERNAL, "internal error");
 	}
-	if (r->body) {
+	if (r->has_fd) {
+		/* MHD reads the file as it sends (sendfile where it can), closes
+		 * fd with the response, and sends no body to HEAD. */
+		resp = MHD_create_response_from_fd_at_offset64(r->length, r->fd, r->offset);
+		if (resp)
+			r->has_fd = false; /* the response owns it now */
+	} else if (r->body) {
 		resp = MHD_create_response_from_buffer_with_free_callback(r->len, r->body, free);
 		if (resp)
 			r->body = NULL; /* the response owns it now */
@@ -197,6 +212,10 @@ static enum MHD_Result send_reply(struct api *a, struct MHD_Connection *conn, co
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->www_auth)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_auth);
+	if (r->accept_ranges)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, r->accept_ranges);
+	if (r->content_range[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, r->content_range);
 	ret = MHD_queue_response(conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 

@@ -36,6 +36,7 @@ enum api_route {
 	ROUTE_EVENT_RETRY, /* /v1/tenants/{t}/events/{id}/retry */
 	ROUTE_CALLS,       /* /v1/tenants/{t}/calls */
 	ROUTE_CALL,        /* /v1/tenants/{t}/calls/{call_sid} */
+	ROUTE_RECORDING,   /* /v1/tenants/{t}/calls/{call_sid}/recording */
 	ROUTE_COUNT
 };
 
@@ -72,6 +73,14 @@ struct api_reply {
 	const char *content_type; /* NULL = application/json */
 	const char *allow;        /* Allow header for 405, or NULL */
 	const char *www_auth;     /* WWW-Authenticate value for 401, or NULL */
+	/* A file as the body instead of body: length bytes of fd from offset,
+	 * sent by MHD without reading the file into memory. The response
+	 * takes fd over (MHD closes it); until then the request owns it. */
+	bool has_fd;
+	int fd;
+	uint64_t offset, length;
+	const char *accept_ranges; /* Accept-Ranges value, or NULL */
+	char content_range[64];    /* Content-Range value, or "" */
 };
 
 /* A change runs without holding its pool thread: the route submits it
@@ -190,6 +199,25 @@ void api_events_route(struct api *a, struct MHD_Connection *conn, struct api_req
  * already settled. */
 void api_calls_route(struct api *a, struct MHD_Connection *conn, struct api_request *q,
                      const char *method, const struct tenant *t, const char *sid);
+
+/* GET or HEAD /calls/{sid}/recording: the call's WAV file, with Range.
+ * Auth, version and tenant already settled. */
+void api_recording_route(struct api *a, struct MHD_Connection *conn, struct api_request *q,
+                         const char *method, const struct tenant *t, const char *sid);
+
+/* ---- byte ranges (api_range.c) ---- */
+
+enum api_range_kind {
+	API_RANGE_NONE = 0,      /* no Range, or one ignored: send everything (200) */
+	API_RANGE_OK,            /* one range, *first..*last inclusive (206) */
+	API_RANGE_UNSATISFIABLE, /* 416, with the size in Content-Range */
+};
+
+/* A Range header value (NULL = none) against a body of size bytes, as RFC
+ * 9110 §14.2 reads it. Only a single "bytes=" range is honoured: another
+ * unit, a malformed value or several ranges give API_RANGE_NONE. */
+enum api_range_kind api_range_parse(const char *header, uint64_t size, uint64_t *first,
+                                    uint64_t *last);
 
 /* ---- routing (api_routes.c) ---- */
 

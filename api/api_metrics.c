@@ -23,13 +23,15 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_EVENT_RETRY] = "/v1/tenants/{t}/events/{id}/retry",
     [ROUTE_CALLS] = "/v1/tenants/{t}/calls",
     [ROUTE_CALL] = "/v1/tenants/{t}/calls/{call_sid}",
+    [ROUTE_RECORDING] = "/v1/tenants/{t}/calls/{call_sid}/recording",
 };
 
 static const char *const method_names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "other"};
 #define NMETHODS (sizeof(method_names) / sizeof(method_names[0]))
 
 /* Every status the API answers with; anything else counts as "other". */
-static const int statuses[] = {200, 400, 401, 403, 404, 405, 409, 410, 413, 422, 452, 500, 503};
+static const int statuses[] = {200, 206, 400, 401, 403, 404, 405, 409,
+                               410, 413, 416, 422, 452, 500, 503};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
 
 /* Upper bounds in microseconds; the last bucket is +Inf. */

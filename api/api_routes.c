@@ -431,6 +431,8 @@ static enum api_route tenant_route(const struct path *p)
 		return ROUTE_VN_ITEM;
 	if ((p->n == 4 || p->n == 5) && !strcmp(p->seg[3], "calls"))
 		return p->n == 4 ? ROUTE_CALLS : ROUTE_CALL;
+	if (p->n == 6 && !strcmp(p->seg[3], "calls") && !strcmp(p->seg[5], "recording"))
+		return ROUTE_RECORDING;
 	if (strcmp(p->seg[3], "greenpin"))
 		return ROUTE_OTHER;
 	if (p->n == 5)
@@ -506,6 +508,9 @@ static void route_tenant(struct api *a, struct MHD_Connection *conn, const char 
 	case ROUTE_CALLS:
 	case ROUTE_CALL:
 		api_calls_route(a, conn, q, method, t, p->n == 5 ? p->seg[4] : NULL);
+		break;
+	case ROUTE_RECORDING:
+		api_recording_route(a, conn, q, method, t, p->seg[4]);
 		break;
 	default:
 		not_found(q, method);
