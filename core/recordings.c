@@ -23,6 +23,11 @@
  * sweep, so that a lasting problem logs one line a minute, not five a
  * second. */
 #define RETRY_MS (60LL * 1000)
+/* A .part file is a recording being written (its writer appends every
+ * second or so) or a crash's leftover. With a retention shorter than this
+ * it still waits this long after its last write, so that a live recording
+ * is never deleted under its writer. */
+#define PART_IDLE_MS (5LL * 60 * 1000)
 
 /* A tenant id or call_sid that would leave its directory: '/' or a dot
  * name. Config and the store refuse such values; this is the last line. */
@@ -173,12 +178,16 @@ static bool day_start(const char *name, int64_t *ms)
 	return true;
 }
 
-static bool is_recording_name(const char *name)
+/* 1 for "*.wav", 2 for "*.wav.part", else 0. */
+static int recording_kind(const char *name)
 {
 	size_t len = strlen(name);
 
-	return (len > 4 && !strcmp(name + len - 4, ".wav")) ||
-	       (len > 9 && !strcmp(name + len - 9, ".wav.part"));
+	if (len > 4 && !strcmp(name + len - 4, ".wav"))
+		return 1;
+	if (len > 9 && !strcmp(name + len - 9, ".wav.part"))
+		return 2;
+	return 0;
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -225,17 +234,20 @@ static long sweep_day(struct recordings_sweep *s, int tfd, const char *tpath, co
 	while ((de = readdir(d))) {
 		struct stat st;
 		int64_t mtime, expires;
+		int kind;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		left++;
 		/* Only recordings, only regular files, and no symlink followed:
 		 * anything else in the tree is the operator's. */
-		if (!is_recording_name(de->d_name) ||
-		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+		kind = recording_kind(de->d_name);
+		if (!kind || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-		expires = add_sat(mtime, retention);
+		expires = add_sat(mtime,
+		                  kind == 2 && retention < PART_IDLE_MS ? PART_IDLE_MS : retention);
 		if (expires > now) {
 			*due = min64(*due, expires);
 			continue;

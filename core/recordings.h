@@ -5,7 +5,9 @@
  * <http_public_url>/v1/tenants/<tenant>/calls/<call_sid>/recording.
  * Retention is by file: a file whose mtime (the recording's end) is older
  * than the tenant's recordings.retention is deleted by the sweep, .part
- * files included (a crash's leftovers), and empty day directories go too. */
+ * files included (a crash's leftovers; never sooner than 5 minutes after
+ * their last write, so a live one is safe from a short retention), and
+ * empty day directories go too. */
 #ifndef PB_CORE_RECORDINGS_H
 #define PB_CORE_RECORDINGS_H
 

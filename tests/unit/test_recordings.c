@@ -2,8 +2,8 @@
  * its answer, across midnight), its URL, and the retention sweep on a
  * temporary tree whose files' mtimes are set by the test: what expires
  * goes, what is fresh or not a recording stays, empty past days go, each
- * tenant keeps its own retention, and a run with nothing due opens no
- * directory. */
+ * tenant keeps its own retention, a recording being written survives a
+ * short retention, and a run with nothing due opens no directory. */
 #include "core/recordings.h"
 
 #include <errno.h>
@@ -349,6 +349,31 @@ static void test_sweep_missing_dirs_are_normal(void **state)
 	recordings_sweep_free(s);
 }
 
+static void test_sweep_spares_a_part_being_written(void **state)
+{
+	int64_t now = utc_ms(2024, 6, 15, 12, 0, 0);
+	struct recordings_sweep *s;
+	struct two w;
+
+	(void)state;
+	two_init(&w);
+	w.t[0].recordings_retention_ms = 2000; /* retention shorter than a call */
+	file_at("acme/20240615/ended.wav", now - 3000);
+	file_at("acme/20240615/live.wav.part", now - 3000); /* written 3 s ago */
+	file_at("acme/20240615/crashed.wav.part", now - 5 * 60 * 1000);
+	assert_int_equal(recordings_sweep_new(&s), 0);
+	assert_int_equal(recordings_sweep_run(s, &w.cfg, now), 2);
+	assert_gone("acme/20240615/ended.wav");
+	assert_gone("acme/20240615/crashed.wav.part");
+	assert_exists("acme/20240615/live.wav.part");
+	/* Still not written to five minutes after its last write: a leftover. */
+	assert_int_equal(recordings_sweep_run(s, &w.cfg, now - 3000 + 5 * 60 * 1000 - 1), 0);
+	assert_exists("acme/20240615/live.wav.part");
+	assert_int_equal(recordings_sweep_run(s, &w.cfg, now - 3000 + 5 * 60 * 1000), 1);
+	assert_gone("acme/20240615/live.wav.part");
+	recordings_sweep_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +385,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sweep_follows_reloads, sweep_setup,
 	                                    sweep_teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_missing_dirs_are_normal, sweep_setup,
+	                                    sweep_teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_spares_a_part_being_written, sweep_setup,
 	                                    sweep_teardown),
 	};
 
