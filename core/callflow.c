@@ -1,7 +1,6 @@
 /* callflow: an inbound INVITE through DESIGN §3 steps 1-5 to a hunt, and a
  * call's end: legs hung up, media freed, the record finished with its
- * call-completed event. Runs on the SIP thread; the store is written
- * through store_write_async so the thread never waits on a disk. */
+ * call-completed event (callflow_rec.c). Runs on the SIP thread. */
 #include "core/callflow_int.h"
 
 #include <arpa/inet.h>
@@ -18,65 +17,6 @@
 #include "core/calls.h"
 #include "core/events.h"
 #include "core/number.h"
-
-/* --- call records through the store writer -------------------------------- */
-
-struct rec_job {
-	struct store_call rec;
-	struct config *cfg; /* keeps t alive until the write is done */
-	const struct tenant *t;
-	struct events *ev;
-	bool finish;
-	int64_t now_ms;
-	int rc;
-};
-
-static int rec_step(struct store_txn *txn, void *arg, size_t step)
-{
-	struct rec_job *j = arg;
-
-	(void)step;
-	j->rc =
-	    j->finish ? calls_finish(txn, j->t, &j->rec, j->now_ms) : store_call_put(txn, &j->rec);
-	return j->rc;
-}
-
-static void rec_done(void *arg, int rc)
-{
-	struct rec_job *j = arg;
-
-	if (rc || j->rc)
-		log_msg(LVL_ERR, CF_MOD, j->rec.call_sid, "call record not stored: %s",
-		        strerror(rc ? rc : j->rc));
-	else if (j->finish)
-		events_kick(j->ev);
-	config_unref(j->cfg);
-	free(j);
-}
-
-void cf_rec_write(struct cf_call *c, bool finish)
-{
-	struct rec_job *j = calloc(1, sizeof(*j));
-	int rc;
-
-	if (!j) {
-		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "no memory for the call record");
-		return;
-	}
-	j->rec = c->rec;
-	j->cfg = config_ref(c->cfg);
-	j->t = c->t;
-	j->ev = c->cf->ev;
-	j->finish = finish;
-	j->now_ms = clock_now_ms();
-	rc = store_write_async(c->cf->st, rec_step, j, 1, rec_done);
-	if (rc) {
-		log_msg(LVL_ERR, CF_MOD, c->rec.call_sid, "call record not queued: %s",
-		        strerror(rc));
-		config_unref(j->cfg);
-		free(j);
-	}
-}
 
 /* --- the calls of the SIP thread ----------------------------------------- */
 
@@ -162,7 +102,7 @@ void cf_end(struct cf_call *c, enum store_call_type type, int in_status, enum cf
 	cf_srtp_free(c);
 	c->rec.call_type = (uint8_t)type;
 	c->rec.ended_ms = clock_now_ms();
-	cf_rec_write(c, true);
+	cf_recording_end(c); /* the record follows the recording's end */
 	log_msg(
 	    LVL_INFO, CF_MOD, c->rec.call_sid, "ended: %s, dial status %s", calls_type_name(type),
 	    calls_dial_status_name(c->rec.dial_status) ? calls_dial_status_name(c->rec.dial_status)
@@ -533,6 +473,8 @@ static int media_begin_engine(struct callflow *cf)
 		rc = media_engine_start(&cf->media, cf_media_workers(), cf->media_ip, cf->ports);
 	if (!rc)
 		media_engine_set_events(cf->media, cf_media_event, cf);
+	if (!rc)
+		rc = media_recorder_start(&cf->recorder, 0);
 	return rc;
 }
 
@@ -697,8 +639,13 @@ void callflow_stop(struct callflow *cf)
 		if (sip_post(cf->sip, stop_calls, cf) != 0)
 			log_warn(CF_MOD, "calls in progress could not be ended cleanly");
 		sip_stop(cf->sip);
-		writer_barrier(cf->st);
 	}
+	/* The ended calls' recordings close and queue their records... */
+	if (cf->recorder)
+		media_recorder_stop(cf->recorder);
+	/* ...which the barrier then waits for with the rest. */
+	if (cf->sip)
+		writer_barrier(cf->st);
 	if (cf->media)
 		media_engine_stop(cf->media);
 	media_ports_free(cf->ports);

@@ -249,6 +249,7 @@ static void answered(struct cf_call *c, const struct sip_leg_event *ev)
 		                               duration_expired, c);
 	c->rec.answered_ms = clock_now_ms();
 	c->rec.dial_status = STORE_DIAL_COMPLETED;
+	cf_recording_begin(c);
 	/* A crash from here on leaves a record that says who answered. */
 	cf_rec_write(c, false);
 	log_msg(LVL_INFO, CF_MOD, c->rec.call_sid, "%s answered: bridged", c->rec.to);

@@ -53,6 +53,7 @@ struct callflow {
 	struct sip *sip;
 	struct media_ports *ports;
 	struct media_engine *media;
+	struct media_recorder *recorder; /* recordings' writer thread */
 	struct in_addr media_ip;
 	char media_addr[64]; /* what our SDP says: media.advertise or media.ip */
 	struct cf_metrics m;
@@ -98,6 +99,7 @@ struct cf_call {
 	sip_call_t in;  /* the caller */
 	sip_call_t out; /* the callee leg ringing or bridged; 0 = none */
 	struct media_session *media;
+	struct media_rec *recording; /* bridged and recorded; finished at the end */
 	struct route_decision rd;
 	unsigned next_dial; /* index in rd.dial of the next number to try */
 	bool any_busy;      /* a callee answered 486/600 during the hunt */
@@ -126,11 +128,18 @@ struct cf_call {
 	struct cf_call *next;
 };
 
+/* callflow_rec.c (SIP thread). Queues c's record as it is now (finish:
+ * completed, with its event) on the store writer; never waits. */
+void cf_rec_write(struct cf_call *c, bool finish);
+/* Bridged, answered_ms just set: records the call when its allocation (or
+ * else its tenant) says so; rec_status says whether it could. */
+void cf_recording_begin(struct cf_call *c);
+/* Ended, media session freed, ended_ms set: finishes the record, after
+ * the recording's file is closed when there is one. */
+void cf_recording_end(struct cf_call *c);
+
 /* callflow.c */
 uint64_t cf_session_id(void);
-/* Queues c's record as it is now (finish: completed, with its event) on the
- * store writer; never waits. */
-void cf_rec_write(struct cf_call *c, bool finish);
 struct cf_call *cf_find_leg(struct callflow *cf, sip_call_t leg);
 struct cf_call *cf_find_serial(struct callflow *cf, uint64_t serial);
 /* c's callee leg is now out (0: none), and cf_find_leg finds it by that. */

@@ -1,6 +1,6 @@
 /* callflow_metrics: the calls' part of /metrics: active calls, outcomes,
  * setup latency (INVITE in to the first callee INVITE out), hunt attempts,
- * RTP relayed and dropped, the port pool. Counters are relaxed atomics
+ * RTP relayed and dropped, the port pool, recordings. Counters are relaxed atomics
  * written on the SIP thread and read by the HTTP threads. */
 #include "core/callflow_int.h"
 
@@ -203,6 +203,47 @@ static void media_part(struct buf *b, struct callflow *cf)
 	    (unsigned long long)ps.exhausted);
 }
 
+static void recording_part(struct buf *b, struct callflow *cf)
+{
+	struct media_recorder_stats st;
+
+	if (!cf->recorder)
+		return;
+	media_recorder_get_stats(cf->recorder, &st);
+	put(b,
+	    "# HELP pinbridge_recordings_active Recordings being written.\n"
+	    "# TYPE pinbridge_recordings_active gauge\n"
+	    "pinbridge_recordings_active %llu\n",
+	    (unsigned long long)st.active);
+	put(b,
+	    "# HELP pinbridge_recordings_total Recordings closed, by how they ended.\n"
+	    "# TYPE pinbridge_recordings_total counter\n"
+	    "pinbridge_recordings_total{status=\"completed\"} %llu\n"
+	    "pinbridge_recordings_total{status=\"partial\"} %llu\n"
+	    "pinbridge_recordings_total{status=\"failed\"} %llu\n",
+	    (unsigned long long)st.completed, (unsigned long long)st.partial,
+	    (unsigned long long)st.failed);
+	put(b,
+	    "# HELP pinbridge_recording_frames_total Audio frames handed to the recorder, "
+	    "by fate.\n"
+	    "# TYPE pinbridge_recording_frames_total counter\n"
+	    "pinbridge_recording_frames_total{result=\"queued\"} %llu\n"
+	    "pinbridge_recording_frames_total{result=\"dropped\"} %llu\n",
+	    (unsigned long long)st.frames, (unsigned long long)st.dropped);
+	put(b,
+	    "# HELP pinbridge_recording_bytes_total Bytes of recordings written to disk.\n"
+	    "# TYPE pinbridge_recording_bytes_total counter\n"
+	    "pinbridge_recording_bytes_total %llu\n",
+	    (unsigned long long)st.bytes);
+	put(b,
+	    "# HELP pinbridge_recording_queue_slots The recorder's queue: size and most "
+	    "ever used.\n"
+	    "# TYPE pinbridge_recording_queue_slots gauge\n"
+	    "pinbridge_recording_queue_slots{kind=\"size\"} %u\n"
+	    "pinbridge_recording_queue_slots{kind=\"peak\"} %u\n",
+	    st.queue_slots, st.queue_peak);
+}
+
 int callflow_metrics_text(struct callflow *cf, char **out)
 {
 	struct buf b = {.cap = 4096};
@@ -214,6 +255,7 @@ int callflow_metrics_text(struct callflow *cf, char **out)
 	if (cf) {
 		calls_part(&b, cf);
 		media_part(&b, cf);
+		recording_part(&b, cf);
 		if (!b.err && cf->guard) {
 			put(&b,
 			    "# HELP pinbridge_pin_failures_total Wrong PINs per VN (a failure "
