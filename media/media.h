@@ -324,11 +324,12 @@ struct media_recorder_stats {
 	uint64_t completed; /* done, by status */
 	uint64_t partial;
 	uint64_t failed;
-	uint64_t frames;  /* frames queued */
+	uint64_t frames;  /* frames (RTP packets) queued */
 	uint64_t dropped; /* frames the full queue refused */
 	uint64_t bytes;   /* written to disk */
 	unsigned queue_slots;
-	unsigned queue_peak; /* most slots ever in use at once */
+	unsigned queue_peak; /* most slots ever in use at once (a packet longer
+	                      * than 20 ms takes several, all or none) */
 };
 
 #define MEDIA_REC_QUEUE_DEF 16384 /* slots; a slot holds up to 20 ms of one leg */
@@ -343,21 +344,23 @@ void media_recorder_stop(struct media_recorder *r);
 void media_recorder_get_stats(struct media_recorder *r, struct media_recorder_stats *st);
 
 /* A recording to path (its directory is made when missing, 0750; the
- * file 0640). No I/O here: the file is opened by the writer on the first
- * frame or at finish. 0, EINVAL (path empty or too long), ENOMEM. Owner
- * thread (the one that then finishes it). */
+ * file 0640). No I/O here: the writer opens the file when it first
+ * writes audio out of the window (a second or so in) or at finish.
+ * 0, EINVAL (path empty or too long), ENOMEM. Owner thread (the one that
+ * then finishes it). */
 int media_rec_new(struct media_recorder *r, const char *path, struct media_rec **out);
 /* Record sess into rec from now (time zero of the WAV is this call's
  * moment); NULL stops recording sess (no frame of it is queued once this
  * returns). A session records into at most one rec, and a rec takes one
- * session. Acknowledged. 0, or EINVAL. Owner thread only. */
+ * session, once. Acknowledged. 0, or EINVAL (sess records another rec,
+ * or rec was given to a session before). Owner thread only. */
 int media_session_record(struct media_session *sess, struct media_rec *rec);
 /* Ends rec at duration_ms after its time zero (the WAV then holds exactly
  * duration_ms * 8 sample frames: cut or padded with silence). Its session
  * must have stopped recording it (media_session_record NULL, or
- * media_session_free, returned). fn(arg, result) follows on the writer
- * thread; rec is freed by the recorder after it. Owner thread. */
-void media_rec_finish(struct media_rec *rec, uint64_t duration_ms, media_rec_done_fn fn,
-                      void *arg);
+ * media_session_free, returned; if not, this stops it first and logs the
+ * mistake). fn(arg, result) follows on the writer thread; rec is freed by
+ * the recorder after it. Owner thread. */
+void media_rec_finish(struct media_rec *rec, uint64_t duration_ms, media_rec_done_fn fn, void *arg);
 
 #endif
