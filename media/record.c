@@ -5,6 +5,7 @@
  * (record_wav.c), so that a slow or failing disk never holds up a call. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,7 +75,14 @@ static void deadline_in_ms(struct timespec *ts, long ms)
 static void *writer_main(void *arg)
 {
 	struct media_recorder *r = arg;
+	sigset_t xfsz;
 
+	/* A file size limit (RLIMIT_FSIZE) must fail the recording, not kill
+	 * the process: with SIGXFSZ blocked in this thread, the write that
+	 * crosses it returns EFBIG (the signal stays pending, harmless). */
+	sigemptyset(&xfsz);
+	sigaddset(&xfsz, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &xfsz, NULL);
 	for (;;) {
 		struct media_rec *fin, *nx;
 		struct timespec until;
