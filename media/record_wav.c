@@ -1,7 +1,8 @@
 /* record_wav: one recording on the writer thread: G.711 decoded into a
  * sliding window where late and reordered frames still find their place,
  * the window's oldest part appended to "<path>.part" as newer audio comes,
- * and at the end the header patched, the data synced and the file renamed.
+ * and at the end the header patched, the data synced, the file renamed
+ * and its directory synced.
  * The first failing system call ends the recording (file removed). */
 #include <errno.h>
 #include <fcntl.h>
@@ -196,6 +197,29 @@ void rec_wav_frame(struct media_recorder *r, struct media_rec *rec, const struct
 		                              : g711_ulaw_decode(s->data[i]);
 }
 
+static int sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (fsync(fd) != 0)
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
 static int rec_close(struct media_recorder *r, struct media_rec *rec, int64_t frames)
 {
 	char part[PATH_MAX];
@@ -240,7 +264,13 @@ static int rec_close(struct media_recorder *r, struct media_rec *rec, int64_t fr
 		return rc;
 	}
 	rec->made = false;
-	return 0;
+	/* The rename itself must survive a power cut: a COMPLETED recording
+	 * whose name was lost would be swept as a leftover .part. */
+	if ((rc = sync_parent(rec->path)) != 0) {
+		rec_fail(rec, rc, "syncing its directory");
+		unlink(rec->path);
+	}
+	return rc;
 }
 
 void rec_wav_finish(struct media_recorder *r, struct media_rec *rec, struct media_rec_result *res)
