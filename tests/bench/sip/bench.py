@@ -37,6 +37,19 @@
       callee +9180N, bench.py alloc's numbering); prints the latencies from
       both and how late SIPp sent the end packet against its MARK + the
       offset "end" (the scheduled time join assumes).
+  bench.py recs HTTP_PORT TENANT KEY TOKEN DIR SINCE
+      checks the recordings of the tenant's calls started at or after SINCE
+      (Unix time) against their call records (GET /calls, every page): a
+      recorded call's WAV, found by its call_sid under DIR (the tenant's
+      directory of recordings), must hold 44 + 32 bytes per millisecond from
+      answered_at to ended_at (stereo 16-bit 8 kHz). Records still
+      "in-progress" are waited for (10 s). Prints "calls= recorded=
+      completed= partial= failed= pending= files= missing= exact= worst_off=
+      stray= parts= bytes= call_ms=": pending, the records still in
+      progress; files, the .wav of those calls; exact, those of the expected
+      size; worst_off, the largest difference in bytes; stray, the .wav under
+      DIR of no such call; parts, the .wav.part left; bytes and call_ms, the
+      sums of the files' sizes and of the recorded calls' lengths.
 """
 import base64
 import concurrent.futures
@@ -46,7 +59,9 @@ import os
 import struct
 import sys
 import time
+import urllib.parse
 import urllib.request
+from datetime import datetime, timedelta
 
 
 def alloc(args):
@@ -333,6 +348,65 @@ def wire(args):
     return 0
 
 
+def _calls(port, tenant, auth):
+    base = "http://127.0.0.1:%s/v1/tenants/%s/calls?limit=500" % (port, tenant)
+    calls, cursor = [], None
+    while True:
+        url = base + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+        req = urllib.request.Request(url, headers={"Authorization": auth})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            data = json.load(r)["data"]
+        calls += data["calls"]
+        cursor = data.get("next_cursor")
+        if not cursor:
+            return calls
+
+
+def recs(args):
+    port, tenant, key, token, root, since = args
+    auth = "Basic " + base64.b64encode(("%s:%s" % (key, token)).encode()).decode()
+    since = float(since)
+    for _ in range(50):  # the record is written after the file is closed
+        run = [c for c in _calls(port, tenant, auth)
+               if datetime.fromisoformat(c["started_at"]).timestamp() >= since]
+        if not any(c.get("recording_status") == "in-progress" for c in run):
+            break
+        time.sleep(0.2)
+    wavs, parts = {}, 0
+    for d, _, names in os.walk(root):
+        for nm in names:
+            if nm.endswith(".wav"):
+                wavs[nm[:-4]] = os.path.getsize(os.path.join(d, nm))
+            elif nm.endswith(".wav.part"):
+                parts += 1
+    st = {"completed": 0, "partial": 0, "failed": 0, "in-progress": 0}
+    recorded = files = exact = worst = size = call_ms = 0
+    mine = set()
+    for c in run:
+        rs = c.get("recording_status")
+        if rs is None:
+            continue
+        recorded += 1
+        st[rs] = st.get(rs, 0) + 1
+        mine.add(c["call_sid"])
+        if c["call_sid"] not in wavs:
+            continue
+        ms = (datetime.fromisoformat(c["ended_at"]) -
+              datetime.fromisoformat(c["answered_at"])) // timedelta(milliseconds=1)
+        got = wavs[c["call_sid"]]
+        files += 1
+        exact += got == 44 + 32 * ms
+        worst = max(worst, abs(got - 44 - 32 * ms))
+        size += got
+        call_ms += ms
+    print("calls=%d recorded=%d completed=%d partial=%d failed=%d pending=%d files=%d missing=%d "
+          "exact=%d worst_off=%d stray=%d parts=%d bytes=%d call_ms=%d"
+          % (len(run), recorded, st["completed"], st["partial"], st["failed"], st["in-progress"], files,
+             st["completed"] + st["partial"] - files, exact, worst,
+             len(set(wavs) - mine), parts, size, call_ms))
+    return 0
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "alloc":
@@ -347,4 +421,6 @@ if __name__ == "__main__":
         sys.exit(join(sys.argv[2:]))
     if cmd == "wire":
         sys.exit(wire(sys.argv[2:]))
+    if cmd == "recs":
+        sys.exit(recs(sys.argv[2:]))
     sys.exit("unknown command " + cmd)
