@@ -132,6 +132,11 @@ int16_t g711_alaw_decode(uint8_t code)
 	return alaw_to_linear[code];
 }
 
+const int16_t *g711_decode_table(bool alaw)
+{
+	return alaw ? alaw_to_linear : ulaw_to_linear;
+}
+
 /* Index of the first segment whose end is >= v, or 8 when v is past all. */
 static unsigned segment(int v, const int16_t *ends)
 {

@@ -4,6 +4,7 @@
 #ifndef PB_MEDIA_G711_H
 #define PB_MEDIA_G711_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,8 @@
 
 int16_t g711_ulaw_decode(uint8_t code);
 int16_t g711_alaw_decode(uint8_t code);
+/* The 256-entry decode table of a law, for loops over many samples. */
+const int16_t *g711_decode_table(bool alaw);
 /* Linear 16-bit PCM to a code, rounding as ITU-T G.191's reference
  * encoder; magnitudes past the top segment clip to the largest code. */
 uint8_t g711_ulaw_encode(int16_t pcm);

@@ -332,7 +332,9 @@ struct media_recorder_stats {
 	                      * than 20 ms takes several, all or none) */
 };
 
-#define MEDIA_REC_QUEUE_DEF 16384 /* slots; a slot holds up to 20 ms of one leg */
+/* Queue slots, each up to 20 ms of one leg: 12 MB, 0.65 s of 1,000
+ * recorded calls, so a writer held up by the disk that long loses nothing. */
+#define MEDIA_REC_QUEUE_DEF 65536
 
 /* Starts the writer thread with a queue of queue_slots (0: the default).
  * 0, EINVAL, ENOMEM, or pthread_create's errno. */

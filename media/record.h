@@ -4,6 +4,7 @@
 #ifndef PB_MEDIA_RECORD_H
 #define PB_MEDIA_RECORD_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -76,6 +77,9 @@ struct media_recorder {
 	atomic_uint peak;
 	/* Writer-owned scratch for the file's little-endian samples. */
 	uint8_t out[REC_OUT];
+	/* Writer-owned: the directory it made (or found) last. */
+	char last_dir[PATH_MAX];
+	size_t last_dir_len;
 };
 
 /* record_wav.c, on the writer thread. _frame: place a slot's samples in

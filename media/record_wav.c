@@ -91,6 +91,24 @@ static int make_parents(const char *path)
 	return 0;
 }
 
+/* Whether path's directory is the one the writer made last. */
+static bool dir_made(const struct media_recorder *r, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	return n && r->last_dir_len == n && !memcmp(r->last_dir, path, n);
+}
+
+static void remember_dir(struct media_recorder *r, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	r->last_dir_len = n < sizeof(r->last_dir) ? n : 0;
+	memcpy(r->last_dir, path, r->last_dir_len);
+}
+
 static int write_all(struct media_recorder *r, struct media_rec *rec, const uint8_t *buf,
                      size_t len)
 {
@@ -111,6 +129,20 @@ static int write_all(struct media_recorder *r, struct media_rec *rec, const uint
 	return 0;
 }
 
+/* frames of silence past the window (a side on hold, the wait for the
+ * first audio, the tail after the last): a hole in the file rather than
+ * written zeros, which reads the same and costs the disk nothing. The
+ * file ends at the offset until more comes; rec_close sizes it. */
+static int skip_silence(struct media_rec *rec, int64_t frames)
+{
+	off_t to = (off_t)(rec->bytes + (uint64_t)frames * 4);
+
+	if (ftruncate(rec->fd, to) != 0 || lseek(rec->fd, to, SEEK_SET) != to)
+		return errno ? errno : EIO;
+	rec->bytes = (uint64_t)to;
+	return 0;
+}
+
 /* Opened on the first audio to write (or at finish): a recording whose
  * call sends nothing costs no file until then. */
 static int rec_open(struct media_recorder *r, struct media_rec *rec)
@@ -119,12 +151,20 @@ static int rec_open(struct media_recorder *r, struct media_rec *rec)
 	uint8_t h[REC_HDR];
 	int rc;
 
-	if ((rc = make_parents(rec->path)) != 0) {
-		rec_fail(rec, rc, "making its directory");
-		return rc;
-	}
 	part_name(rec, part, sizeof(part));
-	rec->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	/* Calls of a day share a directory: made once (the writer remembers
+	 * the last one), again when it went away meanwhile. */
+	rc = dir_made(r, rec->path) ? 0 : ENOENT;
+	if (!rc)
+		rec->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (rc || (rec->fd < 0 && errno == ENOENT)) {
+		if ((rc = make_parents(rec->path)) != 0) {
+			rec_fail(rec, rc, "making its directory");
+			return rc;
+		}
+		remember_dir(r, rec->path);
+		rec->fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	}
 	if (rec->fd < 0) {
 		rc = errno;
 		rec_fail(rec, rc, "creating its part file");
@@ -141,7 +181,7 @@ static int rec_open(struct media_recorder *r, struct media_rec *rec)
  * then silence for any part past it; the window slides to upto. */
 static int flush_to(struct media_recorder *r, struct media_rec *rec, int64_t upto)
 {
-	int64_t n = upto - rec->flushed, from_win = n < REC_WIN ? n : REC_WIN, left;
+	int64_t n = upto - rec->flushed, from_win = n < REC_WIN ? n : REC_WIN, left = 0;
 	int rc = 0;
 
 	if (n <= 0)
@@ -152,14 +192,8 @@ static int flush_to(struct media_recorder *r, struct media_rec *rec, int64_t upt
 	for (int64_t i = 0; i < from_win * 2; i++)
 		put_le16(r->out + 2 * i, (uint16_t)rec->win[i]);
 	rc = write_all(r, rec, r->out, (size_t)from_win * 4);
-	if (!rc && n > from_win)
-		memset(r->out, 0, REC_OUT);
-	for (left = n - from_win; !rc && left > 0;) {
-		size_t chunk = left * 4 < REC_OUT ? (size_t)left * 4 : REC_OUT;
-
-		rc = write_all(r, rec, r->out, chunk);
-		left -= (int64_t)chunk / 4;
-	}
+	if (!rc && (left = n - from_win) > 0)
+		rc = skip_silence(rec, left);
 	if (rc) {
 		rec_fail(rec, rc, "writing");
 		return rc;
@@ -175,6 +209,7 @@ static int flush_to(struct media_recorder *r, struct media_rec *rec, int64_t upt
 void rec_wav_frame(struct media_recorder *r, struct media_rec *rec, const struct rec_slot *s)
 {
 	int64_t start = s->pos, end = s->pos + s->len;
+	const int16_t *law;
 	int16_t *dst;
 
 	if (rec_failed(rec) || end <= 0)
@@ -192,9 +227,9 @@ void rec_wav_frame(struct media_recorder *r, struct media_rec *rec, const struct
 	if (end > rec->flushed + REC_WIN && flush_to(r, rec, end - REC_LAG) != 0)
 		return;
 	dst = rec->win + (start - rec->flushed) * 2 + s->leg;
+	law = g711_decode_table(s->codec == MEDIA_PCMA);
 	for (int64_t i = start - s->pos; i < s->len; i++, dst += 2)
-		*dst = s->codec == MEDIA_PCMA ? g711_alaw_decode(s->data[i])
-		                              : g711_ulaw_decode(s->data[i]);
+		*dst = law[s->data[i]];
 }
 
 static int sync_parent(const char *path)
