@@ -432,7 +432,7 @@ static void test_srtp_forgery_does_not_latch(void **state)
 	struct media_stats st;
 	struct media_srtp_key k1, k2;
 	struct media_srtp *wrong;
-	struct peer stranger;
+	struct peer stranger = {0};
 	uint8_t pkt[BUF], payload[FRAME] = {0};
 	size_t len;
 
