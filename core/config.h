@@ -91,7 +91,7 @@ struct tenant {
 	} dealloc;
 	int64_t ring_timeout_ms, max_hunt_ms, max_duration_ms, rtp_timeout_ms;
 	int64_t calls_retention_ms;
-	bool record;                     /* bridged calls are recorded (an allocation's flag wins) */
+	bool record; /* bridged calls are recorded (an allocation's flag wins) */
 	char recordings_dir[CONFIG_STR]; /* "" in the file: <data_dir>/recordings */
 	int64_t recordings_retention_ms;
 	int bulk_limit; /* items per bulk update (code 17 above it) */
