@@ -13,55 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config_file.h"
 #include "core/config.h"
-
-static char tmp_path[64];
-
-/* Writes text to a fresh temporary file; its path is tmp_path. */
-static void write_tmp(const char *text)
-{
-	snprintf(tmp_path, sizeof(tmp_path), "/tmp/pb-test-config-XXXXXX");
-	int fd = mkstemp(tmp_path);
-	assert_true(fd >= 0);
-	FILE *f = fdopen(fd, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static struct config *load_text(const char *text, const struct config_overrides *ov)
-{
-	char err[512];
-	struct config *c = NULL;
-
-	write_tmp(text);
-	int rc = config_load(tmp_path, ov, &c, err, sizeof(err));
-	unlink(tmp_path);
-	if (rc)
-		fail_msg("load failed (%d): %s", rc, err);
-	return c;
-}
-
-/* Loads text expecting EINVAL and an error starting "<tmp>:<line>: <setting>: "
- * and containing what (when not NULL). */
-static void expect_error(const char *text, int line, const char *setting, const char *what)
-{
-	char err[512], want[256];
-	struct config *c = NULL;
-
-	write_tmp(text);
-	int rc = config_load(tmp_path, NULL, &c, err, sizeof(err));
-	unlink(tmp_path);
-	if (rc != EINVAL)
-		fail_msg("rc %d, want EINVAL (err \"%s\") for:\n%s", rc, err, text);
-	assert_null(c);
-	snprintf(want, sizeof(want), "%s:%d: %s: ", tmp_path, line, setting);
-	if (strncmp(err, want, strlen(want)) != 0)
-		fail_msg("error \"%s\" does not start with \"%s\"", err, want);
-	if (what && !strstr(err, what))
-		fail_msg("error \"%s\" does not mention \"%s\"", err, what);
-	assert_null(strchr(err, '\n'));
-}
 
 static void test_embedded_default(void **state)
 {

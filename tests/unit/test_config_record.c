@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config_file.h"
 #include "core/config.h"
 #include "store/store.h"
 
@@ -22,60 +23,6 @@
 	"/v1/tenants/"                                                                             \
 	"tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt"                         \
 	"/calls/0123456789abcdef0123456789abcdef/recording"
-
-static char tmp_path[64];
-
-static void write_tmp(const char *text)
-{
-	FILE *f;
-	int fd;
-
-	snprintf(tmp_path, sizeof(tmp_path), "/tmp/pb-test-config-rec-XXXXXX");
-	fd = mkstemp(tmp_path);
-	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static int load_ov(const char *text, const struct config_overrides *ov, struct config **c,
-                   char *err, size_t errlen)
-{
-	int rc;
-
-	write_tmp(text);
-	*c = NULL;
-	rc = config_load(tmp_path, ov, c, err, errlen);
-	unlink(tmp_path);
-	return rc;
-}
-
-static struct config *load_ok(const char *text, const struct config_overrides *ov)
-{
-	struct config *c;
-	char err[512];
-
-	if (load_ov(text, ov, &c, err, sizeof(err)) != 0)
-		fail_msg("load failed: %s\n%s", err, text);
-	return c;
-}
-
-/* Loads text expecting EINVAL with "<file>:<line>: <setting>: " and what. */
-static void expect_error(const char *text, int line, const char *setting, const char *what)
-{
-	char err[512], want[256];
-	struct config *c;
-
-	if (load_ov(text, NULL, &c, err, sizeof(err)) != EINVAL)
-		fail_msg("want EINVAL (err \"%s\") for:\n%s", err, text);
-	assert_null(c);
-	snprintf(want, sizeof(want), "%s:%d: %s: ", tmp_path, line, setting);
-	if (strncmp(err, want, strlen(want)) != 0)
-		fail_msg("error \"%s\" does not start with \"%s\"", err, want);
-	if (what && !strstr(err, what))
-		fail_msg("error \"%s\" does not mention \"%s\"", err, what);
-}
 
 static const char *public_url(const char *value, char *text, size_t n)
 {
@@ -105,14 +52,14 @@ static void default_follows_listen_and_http_override(void **state)
 	struct config *c;
 
 	(void)state;
-	c = load_ok("http = { listen = \"10.1.2.3:8443\"; };\n", NULL);
+	c = load_text("http = { listen = \"10.1.2.3:8443\"; };\n", NULL);
 	assert_string_equal(c->http_public_url, "http://10.1.2.3:8443");
 	config_unref(c);
-	c = load_ok("http = { listen = \"10.1.2.3:8443\"; public_url = \"\"; };\n", &ov);
+	c = load_text("http = { listen = \"10.1.2.3:8443\"; public_url = \"\"; };\n", &ov);
 	assert_string_equal(c->http_public_url, "http://[::1]:9001");
 	config_unref(c);
 	/* Given, it is not touched by --http. */
-	c = load_ok(public_url("https://pb.example.com", text, sizeof(text)), &ov);
+	c = load_text(public_url("https://pb.example.com", text, sizeof(text)), &ov);
 	assert_string_equal(c->http_public_url, "https://pb.example.com");
 	assert_string_equal(c->http_listen, "[::1]:9001");
 	config_unref(c);
@@ -132,7 +79,7 @@ static void trailing_slashes_stripped(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct config *c = load_ok(public_url(cases[i].given, text, sizeof(text)), NULL);
+		struct config *c = load_text(public_url(cases[i].given, text, sizeof(text)), NULL);
 
 		assert_string_equal(c->http_public_url, cases[i].kept);
 		config_unref(c);
@@ -173,14 +120,14 @@ static void length_leaves_room_for_recording_urls(void **state)
 	n = strlen(url);
 	memset(url + n, 'h', 130 - n);
 	url[130] = '\0';
-	c = load_ok(public_url(url, text, sizeof(text)), NULL);
+	c = load_text(public_url(url, text, sizeof(text)), NULL);
 	assert_string_equal(c->http_public_url, url);
 	assert_true((size_t)snprintf(full, sizeof(full), "%s%s", c->http_public_url, LONGEST_PATH) <
 	            sizeof(full));
 	config_unref(c);
 	/* Trailing '/'s do not count: they go. */
 	strcat(url, "///");
-	c = load_ok(public_url(url, text, sizeof(text)), NULL);
+	c = load_text(public_url(url, text, sizeof(text)), NULL);
 	assert_int_equal(strlen(c->http_public_url), 130);
 	config_unref(c);
 	url[130] = 'h';
@@ -201,12 +148,12 @@ static void long_listen_needs_public_url(void **state)
 	memset(host, 'a', 123 - 5);
 	snprintf(host + 123 - 5, sizeof(host) - (123 - 5), ":8080"); /* 123 + "http://" = 130 */
 	snprintf(text, sizeof(text), "data_dir = \"/tmp\";\n");
-	c = load_ok(text, &ov);
+	c = load_text(text, &ov);
 	assert_int_equal(strlen(c->http_public_url), 130);
 	config_unref(c);
 
 	memmove(host + 1, host, strlen(host) + 1);
-	assert_int_equal(load_ov(text, &ov, &c, err, sizeof(err)), EINVAL);
+	assert_int_equal(load_config_text(text, &ov, &c, err, sizeof(err)), EINVAL);
 	assert_null(c);
 	assert_non_null(strstr(err, "--http"));
 	assert_non_null(strstr(err, "set http.public_url"));
@@ -218,7 +165,7 @@ static void long_listen_needs_public_url(void **state)
 	snprintf(text, sizeof(text),
 	         "http = {\n  listen = \"%s\";\n  public_url = \"https://pb.example.com\";\n};\n",
 	         host);
-	c = load_ok(text, NULL);
+	c = load_text(text, NULL);
 	assert_string_equal(c->http_public_url, "https://pb.example.com");
 	config_unref(c);
 }
@@ -232,12 +179,12 @@ static void tenant_record_flag(void **state)
 	struct config *c;
 
 	(void)state;
-	c = load_ok("tenants = (\n"
-	            "  { id = \"on\"; api_key = \"k1\"; api_token = \"t\"; record = true; },\n"
-	            "  { id = \"off\"; api_key = \"k2\"; api_token = \"t\"; record = false; },\n"
-	            "  { id = \"unset\"; api_key = \"k3\"; api_token = \"t\"; }\n"
-	            ");\n",
-	            NULL);
+	c = load_text("tenants = (\n"
+	              "  { id = \"on\"; api_key = \"k1\"; api_token = \"t\"; record = true; },\n"
+	              "  { id = \"off\"; api_key = \"k2\"; api_token = \"t\"; record = false; },\n"
+	              "  { id = \"unset\"; api_key = \"k3\"; api_token = \"t\"; }\n"
+	              ");\n",
+	              NULL);
 	assert_true(config_tenant(c, "on")->record);
 	assert_false(config_tenant(c, "off")->record);
 	assert_false(config_tenant(c, "unset")->record);
@@ -256,10 +203,10 @@ static void dot_ids_refused(void **state)
 	expect_error(TENANT(".", ""), 2, "tenants[0].id", "names a directory");
 	expect_error(TENANT("..", ""), 2, "tenants[0].id", "names a directory");
 	/* Dots elsewhere stay allowed: "..." and ".a" are plain names. */
-	c = load_ok("tenants = (\n  { id = \"...\"; api_key = \"k1\"; api_token = \"t\"; },\n"
-	            "  { id = \".a\"; api_key = \"k2\"; api_token = \"t\"; },\n"
-	            "  { id = \"a.b\"; api_key = \"k3\"; api_token = \"t\"; }\n);\n",
-	            NULL);
+	c = load_text("tenants = (\n  { id = \"...\"; api_key = \"k1\"; api_token = \"t\"; },\n"
+	              "  { id = \".a\"; api_key = \"k2\"; api_token = \"t\"; },\n"
+	              "  { id = \"a.b\"; api_key = \"k3\"; api_token = \"t\"; }\n);\n",
+	              NULL);
 	assert_non_null(config_tenant(c, "..."));
 	assert_non_null(config_tenant(c, ".a"));
 	config_unref(c);

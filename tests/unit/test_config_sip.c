@@ -13,51 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config_file.h"
 #include "core/config.h"
-
-static char tmp_path[64];
-
-static void write_tmp(const char *text)
-{
-	FILE *f;
-	int fd;
-
-	snprintf(tmp_path, sizeof(tmp_path), "/tmp/pb-test-config-sip-XXXXXX");
-	fd = mkstemp(tmp_path);
-	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-/* Loads text; returns config_load()'s rc, the config in *c on success. */
-static int load(const char *text, struct config **c, char *err, size_t errlen)
-{
-	int rc;
-
-	write_tmp(text);
-	*c = NULL;
-	rc = config_load(tmp_path, NULL, c, err, errlen);
-	unlink(tmp_path);
-	return rc;
-}
-
-/* Loads text expecting EINVAL with "<file>:<line>: <setting>: " and what. */
-static void expect_error(const char *text, int line, const char *setting, const char *what)
-{
-	char err[512], want[256];
-	struct config *c;
-
-	if (load(text, &c, err, sizeof(err)) != EINVAL)
-		fail_msg("want EINVAL (err \"%s\") for:\n%s", err, text);
-	assert_null(c);
-	snprintf(want, sizeof(want), "%s:%d: %s: ", tmp_path, line, setting);
-	if (strncmp(err, want, strlen(want)) != 0)
-		fail_msg("error \"%s\" does not start with \"%s\"", err, want);
-	if (what && !strstr(err, what))
-		fail_msg("error \"%s\" does not mention \"%s\"", err, what);
-}
 
 static void defaults_are_1800s_and_90s(void **state)
 {
@@ -70,7 +27,8 @@ static void defaults_are_1800s_and_90s(void **state)
 	assert_int_equal(c->sip_min_se_ms, 90000);
 	config_unref(c);
 	/* A file without them, or with a sip group lacking them, too. */
-	assert_int_equal(load("sip = { drain = \"1s\"; };\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(
+	    load_config_text("sip = { drain = \"1s\"; };\n", NULL, &c, err, sizeof(err)), 0);
 	assert_int_equal(c->sip_session_expires_ms, 1800000);
 	assert_int_equal(c->sip_min_se_ms, 90000);
 	config_unref(c);
@@ -83,15 +41,17 @@ static void durations_down_to_sub_second(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    load("sip = { session_expires = \"10m\"; min_se = \"2m\"; };\n", &c, err, sizeof(err)),
+	    load_config_text("sip = { session_expires = \"10m\"; min_se = \"2m\"; };\n", NULL, &c,
+	                     err, sizeof(err)),
 	    0);
 	assert_int_equal(c->sip_session_expires_ms, 600000);
 	assert_int_equal(c->sip_min_se_ms, 120000);
 	config_unref(c);
 	/* Tests go below RFC 4028's 90 s floor, as an explicit value only. */
-	assert_int_equal(load("sip = { session_expires = \"2s\"; min_se = \"500ms\"; };\n", &c, err,
-	                      sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    load_config_text("sip = { session_expires = \"2s\"; min_se = \"500ms\"; };\n", NULL, &c,
+	                     err, sizeof(err)),
+	    0);
 	assert_int_equal(c->sip_session_expires_ms, 2000);
 	assert_int_equal(c->sip_min_se_ms, 500);
 	config_unref(c);
@@ -104,7 +64,9 @@ static void zero_session_expires_asks_for_none(void **state)
 
 	(void)state;
 	/* 0 is allowed whatever min_se is: no timer of our own. */
-	assert_int_equal(load("sip = { session_expires = \"0s\"; };\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(
+	    load_config_text("sip = { session_expires = \"0s\"; };\n", NULL, &c, err, sizeof(err)),
+	    0);
 	assert_int_equal(c->sip_session_expires_ms, 0);
 	assert_int_equal(c->sip_min_se_ms, 90000);
 	config_unref(c);
@@ -147,16 +109,17 @@ static void tls_and_srtp_set(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    load("sip = { listen = [\"tls:127.0.0.1:5061\"];\n"
-	         "  tls = { certificate = \"/x/c.pem\"; key = \"/x/k.pem\"; ca = \"/x/ca.pem\";\n"
-	         "          verify = false; }; };\n"
-	         "trunks = ( { name = \"a\"; srtp = \"mandatory\"; tls_subject = \"sbc.example\"; "
-	         "},\n"
-	         "           { name = \"b\"; srtp = \"optional\"; srtp_plain_transport = true; } "
-	         ");\n"
-	         "tenants = ( { id = \"t\"; api_key = \"k\"; api_token = \"x\"; trunk = \"a\"; } "
-	         ");\n",
-	         &c, err, sizeof(err)),
+	    load_config_text(
+	        "sip = { listen = [\"tls:127.0.0.1:5061\"];\n"
+	        "  tls = { certificate = \"/x/c.pem\"; key = \"/x/k.pem\"; ca = \"/x/ca.pem\";\n"
+	        "          verify = false; }; };\n"
+	        "trunks = ( { name = \"a\"; srtp = \"mandatory\"; tls_subject = \"sbc.example\"; "
+	        "},\n"
+	        "           { name = \"b\"; srtp = \"optional\"; srtp_plain_transport = true; } "
+	        ");\n"
+	        "tenants = ( { id = \"t\"; api_key = \"k\"; api_token = \"x\"; trunk = \"a\"; } "
+	        ");\n",
+	        NULL, &c, err, sizeof(err)),
 	    0);
 	assert_string_equal(c->tls_certificate, "/x/c.pem");
 	assert_string_equal(c->tls_key, "/x/k.pem");
