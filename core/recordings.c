@@ -62,19 +62,11 @@ int recordings_path(const struct tenant *t, const char *call_sid, int64_t answer
 int recordings_url(const struct config *cfg, const struct tenant *t, const char *call_sid,
                    char *out, size_t n)
 {
-	const char *base = cfg->http_public_url;
-	size_t blen = strlen(base);
-	int len;
+	/* config_load gives http_public_url its default and drops a
+	 * trailing '/'. */
+	int len = snprintf(out, n, "%s/v1/tenants/%s/calls/%s/recording", cfg->http_public_url,
+	                   t->id, call_sid);
 
-	if (blen == 0) {
-		len = snprintf(out, n, "http://%s/v1/tenants/%s/calls/%s/recording",
-		               cfg->http_listen, t->id, call_sid);
-	} else {
-		while (blen > 0 && base[blen - 1] == '/') /* "https://host/" works too */
-			blen--;
-		len = snprintf(out, n, "%.*s/v1/tenants/%s/calls/%s/recording", (int)blen, base,
-		               t->id, call_sid);
-	}
 	if (len < 0 || (size_t)len >= n) {
 		if (n)
 			out[0] = '\0';
