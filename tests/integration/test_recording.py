@@ -217,10 +217,13 @@ def test_recording_holds_each_side_on_its_channel(env, parties):
     # nothing else was said: silence around each side's audio
     assert not any(left[:ia]) and not any(left[ia + len(sent_a):]), "left channel not silent elsewhere"
     assert not any(right[:ib]) and not any(right[ib + len(sent_b):]), "right channel not silent elsewhere"
-    # time-aligned: both sides spoke at once, when the test sent them
-    assert abs(ia - ib) <= 480, "sides %d ms apart" % (abs(ia - ib) / 8)
+    # time-aligned: both sides spoke at once, when the test sent them (the
+    # bounds leave room for a loaded machine starting the two sender
+    # threads apart; the recorder's own placing is held to 50 ms in
+    # test_media_record against measured send times)
+    assert abs(ia - ib) <= 1600, "sides %d ms apart" % (abs(ia - ib) / 8)
     since_answer = (k.t_send - k.call.t_answer) * 8000
-    assert abs(ia - since_answer) <= 2400, "caller's audio at %d ms, sent at %d ms" % (
+    assert abs(ia - since_answer) <= 4000, "caller's audio at %d ms, sent at %d ms" % (
         ia / 8, since_answer / 8)
 
     # the webhook carries the same URL and status
