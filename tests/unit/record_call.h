@@ -314,6 +314,41 @@ static inline void record_on(struct call *c, struct media_rec *rec, int64_t *t0_
 	*t0_hi = clock_mono_us();
 }
 
+/* What most tests run: a call on cfg, a recorder with the default queue,
+ * and a rec to <tmpdir>/<name> that the call records from now. */
+struct rec_run {
+	struct call c;
+	struct media_recorder *r;
+	struct media_rec *rec;
+	char path[128];
+	int64_t t0_lo, t0_hi; /* time zero lies between */
+};
+
+static inline void run_begin(struct rec_run *x, const char *name, struct media_leg_cfg cfg[2],
+                             bool srtp0)
+{
+	tmp_make();
+	snprintf(x->path, sizeof(x->path), "%s/%s", tmpdir, name);
+	call_open(&x->c, cfg, srtp0);
+	assert_int_equal(media_recorder_start(&x->r, 0), 0);
+	assert_int_equal(media_rec_new(x->r, x->path, &x->rec), 0);
+	record_on(&x->c, x->rec, &x->t0_lo, &x->t0_hi);
+}
+
+/* The call stops recording and the rec ends at duration_ms: its result. */
+static inline struct media_rec_result run_finish(struct rec_run *x, uint64_t duration_ms)
+{
+	assert_int_equal(media_session_record(x->c.sess, NULL), 0);
+	return finish_wait(x->rec, duration_ms);
+}
+
+static inline void run_end(struct rec_run *x)
+{
+	media_recorder_stop(x->r);
+	call_close(&x->c);
+	tmp_remove();
+}
+
 /* Leg i's audio in channel i: found at its send time, sample for sample
  * what was sent (k codes from k0), silence between from and it. */
 static inline size_t expect_segment(const struct wav *w, unsigned ch, size_t from,
